@@ -1,0 +1,106 @@
+# branchy — plain GNU make.
+#
+#   make            library + bin/branchy
+#   make test       the Catch2 suite (installs missing Debian packages first)
+#   make test SANITIZE=1   the same suite under AddressSanitizer + UBSan (also: make asan)
+#   make bench      kernel benchmarks (GFLOP/s and ratio to cblas_sgemm)
+#   make demo       trains a branchy network on Fashion-MNIST and compares policies
+#   make deps       installs the Debian packages that are missing
+#
+# Switches: ARCH=native|x86-64-v3|...  SANITIZE=0|1  BUILD=dir  OPTFLAGS=-O0 (quick builds)  TEST_ARGS="[tag]"
+
+ARCH     ?= native
+SANITIZE ?= 0
+CXX      ?= g++
+SHELL    := /bin/bash
+
+ifeq ($(SANITIZE),1)
+  BUILD    ?= build/sanitize
+  OPTFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+  LDSAN    := -fsanitize=address,undefined
+else
+  BUILD    ?= build/release
+  OPTFLAGS := -O3 -march=$(ARCH) -g1
+  LDSAN    :=
+endif
+
+CXXFLAGS ?=
+CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -fopenmp -I. -I/usr/include/stb $(OPTFLAGS) -MMD -MP
+LDLIBS   := -lopenblas -lstb -lz -lm
+LDFLAGS  += -fopenmp $(LDSAN)
+
+LIB_SOURCES   := $(wildcard engine/*.cpp layers/*.cpp nets/*.cpp predictors/*.cpp datasets/*.cpp)
+BIN_SOURCES   := $(wildcard bin/*.cpp)
+TEST_SOURCES  := $(wildcard tests/*.cpp)
+BENCH_SOURCES := $(wildcard tests/bench/*.cpp)
+
+LIB_OBJECTS   := $(LIB_SOURCES:%.cpp=$(BUILD)/%.o)
+BIN_OBJECTS   := $(BIN_SOURCES:%.cpp=$(BUILD)/%.o)
+TEST_OBJECTS  := $(TEST_SOURCES:%.cpp=$(BUILD)/%.o)
+BENCH_OBJECTS := $(BENCH_SOURCES:%.cpp=$(BUILD)/%.o)
+
+LIBRARY    := $(BUILD)/libbranchy.a
+BRANCHY    := $(BUILD)/branchy
+TEST_BIN   := $(BUILD)/run_tests
+BENCH_BIN  := $(BUILD)/bench_kernels
+
+DEB_PACKAGES := g++ make libopenblas-dev libxsimd-dev catch2 libstb-dev zlib1g-dev dataset-fashion-mnist
+
+.PHONY: all deps test asan bench demo clean
+.DEFAULT_GOAL := all
+
+all: $(BRANCHY)
+	@mkdir -p bin && ln -sf ../$(BRANCHY) bin/branchy
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing || exit 1; \
+	  else \
+	    echo "missing Debian packages; run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+$(BUILD)/%.o: %.cpp | deps
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(LIBRARY): $(LIB_OBJECTS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BRANCHY): $(BIN_OBJECTS) $(LIBRARY)
+	$(CXX) $(LDFLAGS) $(BIN_OBJECTS) $(LIBRARY) $(LDLIBS) -o $@
+
+$(TEST_BIN): $(TEST_OBJECTS) $(LIBRARY)
+	$(CXX) $(LDFLAGS) $(TEST_OBJECTS) $(LIBRARY) $(LDLIBS) -o $@
+
+$(BENCH_BIN): $(BENCH_OBJECTS) $(LIBRARY)
+	$(CXX) $(LDFLAGS) $(BENCH_OBJECTS) $(LIBRARY) $(LDLIBS) -o $@
+
+# Catch2's own summary, then one plain "N passed, N failed" line for CI.
+test: $(TEST_BIN) all
+	@set -o pipefail; $(TEST_BIN) $(TEST_ARGS) 2>&1 | tee $(BUILD)/test.log; status=$$?; \
+	passed=$$(grep -oE '^All tests passed \(([0-9]+) assertions? in ([0-9]+) test cases?\)' $(BUILD)/test.log | grep -oE '[0-9]+ test' | grep -oE '[0-9]+'); \
+	if [ -n "$$passed" ]; then echo "tests: $$passed passed, 0 failed"; \
+	else line=$$(grep -E '^test cases:' $(BUILD)/test.log | tail -1); \
+	  p=$$(echo "$$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+'); f=$$(echo "$$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+'); \
+	  echo "tests: $${p:-0} passed, $${f:-0} failed"; fi; exit $$status
+
+asan:
+	$(MAKE) test SANITIZE=1
+
+bench: $(BENCH_BIN)
+	$(BENCH_BIN) $(BENCH_ARGS)
+
+demo: all
+	./bin/branchy demo $(DEMO_ARGS)
+
+clean:
+	rm -rf build bin/branchy
+
+-include $(LIB_OBJECTS:.o=.d) $(BIN_OBJECTS:.o=.d) $(TEST_OBJECTS:.o=.d) $(BENCH_OBJECTS:.o=.d)

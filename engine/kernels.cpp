@@ -1,0 +1,111 @@
+#include "engine/kernels.h"
+
+// GCC 12 warns inside its own AVX-512 intrinsics (the "__Y = __Y" idiom) when
+// they are inlined here: a false positive in system headers, not in our code.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <xsimd/xsimd.hpp>
+
+namespace branchy {
+
+namespace {
+using Vec = xsimd::batch<float>;
+constexpr int64_t lanes = static_cast<int64_t>(Vec::size);
+// Whole SIMD vectors covering the first `n` elements.
+inline int64_t vector_end(int64_t n) { return n - n % lanes; }
+}  // namespace
+
+void relu_forward(const float* x, float* y, int64_t n) {
+  const Vec zero(0.0f);
+  const int64_t end = vector_end(n);
+  for (int64_t i = 0; i < end; i += lanes) xsimd::max(Vec::load_unaligned(x + i), zero).store_unaligned(y + i);
+  for (int64_t i = end; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
+  const Vec zero(0.0f);
+  const int64_t end = vector_end(n);
+  for (int64_t i = 0; i < end; i += lanes) {
+    xsimd::select(Vec::load_unaligned(y + i) > zero, Vec::load_unaligned(dy + i), zero).store_unaligned(dx + i);
+  }
+  for (int64_t i = end; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+void add(const float* a, const float* b, float* out, int64_t n) {
+  const int64_t end = vector_end(n);
+  for (int64_t i = 0; i < end; i += lanes) (Vec::load_unaligned(a + i) + Vec::load_unaligned(b + i)).store_unaligned(out + i);
+  for (int64_t i = end; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+void axpy(float alpha, const float* x, float* y, int64_t n) {
+  const Vec a(alpha);
+  const int64_t end = vector_end(n);
+  for (int64_t i = 0; i < end; i += lanes) xsimd::fma(a, Vec::load_unaligned(x + i), Vec::load_unaligned(y + i)).store_unaligned(y + i);
+  for (int64_t i = end; i < n; ++i) y[i] += alpha * x[i];
+}
+
+void scale(float* x, float alpha, int64_t n) {
+  const Vec a(alpha);
+  const int64_t end = vector_end(n);
+  for (int64_t i = 0; i < end; i += lanes) (Vec::load_unaligned(x + i) * a).store_unaligned(x + i);
+  for (int64_t i = end; i < n; ++i) x[i] *= alpha;
+}
+
+double sum(const float* x, int64_t n) {
+  // Float lanes over blocks of 1024, then double across blocks: fast and
+  // accurate enough for means over millions of elements.
+  double total = 0.0;
+  for (int64_t block = 0; block < n; block += 1024) {
+    const int64_t block_n = n - block < 1024 ? n - block : 1024;
+    const int64_t end = vector_end(block_n);
+    Vec acc(0.0f);
+    for (int64_t i = 0; i < end; i += lanes) acc += Vec::load_unaligned(x + block + i);
+    double partial = static_cast<double>(xsimd::hadd(acc));
+    for (int64_t i = end; i < block_n; ++i) partial += x[block + i];
+    total += partial;
+  }
+  return total;
+}
+
+void channel_affine(const float* x, const float* scale_c, const float* shift_c, float* y,
+                    int64_t channels, int64_t plane) {
+  const int64_t end = vector_end(plane);
+  for (int64_t c = 0; c < channels; ++c) {
+    const float* xc = x + c * plane;
+    float* yc = y + c * plane;
+    const Vec s(scale_c[c]), b(shift_c[c]);
+    for (int64_t i = 0; i < end; i += lanes) xsimd::fma(Vec::load_unaligned(xc + i), s, b).store_unaligned(yc + i);
+    for (int64_t i = end; i < plane; ++i) yc[i] = xc[i] * scale_c[c] + shift_c[c];
+  }
+}
+
+namespace reference {
+
+void relu_forward(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+void relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+void add(const float* a, const float* b, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+void axpy(float alpha, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+void scale(float* x, float alpha, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] *= alpha;
+}
+double sum(const float* x, int64_t n) {
+  double total = 0.0;
+  for (int64_t i = 0; i < n; ++i) total += x[i];
+  return total;
+}
+void channel_affine(const float* x, const float* scale_c, const float* shift_c, float* y,
+                    int64_t channels, int64_t plane) {
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t i = 0; i < plane; ++i) y[c * plane + i] = x[c * plane + i] * scale_c[c] + shift_c[c];
+}
+
+}  // namespace reference
+
+}  // namespace branchy

@@ -1,0 +1,39 @@
+// kernels.h — element-wise work on float arrays, vectorised with xsimd.
+//
+// Each fast kernel has a plain twin in namespace `reference` that tests
+// compare it against. Pointers may alias only where noted (out may be x).
+#pragma once
+
+#include <cstdint>
+
+namespace branchy {
+
+// y = max(x, 0); out may be x.
+void relu_forward(const float* x, float* y, int64_t n);
+// dx = dy where y > 0, else 0.
+void relu_backward(const float* y, const float* dy, float* dx, int64_t n);
+// out = a + b; out may be a or b.
+void add(const float* a, const float* b, float* out, int64_t n);
+// y += alpha * x
+void axpy(float alpha, const float* x, float* y, int64_t n);
+// x *= alpha
+void scale(float* x, float alpha, int64_t n);
+// Sum of x, accumulated in double.
+double sum(const float* x, int64_t n);
+// Per-channel affine over planes: y[c][i] = x[c][i] * scale[c] + shift[c],
+// for `channels` planes of `plane` elements (batch-norm apply, bias add).
+void channel_affine(const float* x, const float* scale, const float* shift, float* y,
+                    int64_t channels, int64_t plane);
+
+namespace reference {
+void relu_forward(const float* x, float* y, int64_t n);
+void relu_backward(const float* y, const float* dy, float* dx, int64_t n);
+void add(const float* a, const float* b, float* out, int64_t n);
+void axpy(float alpha, const float* x, float* y, int64_t n);
+void scale(float* x, float alpha, int64_t n);
+double sum(const float* x, int64_t n);
+void channel_affine(const float* x, const float* scale, const float* shift, float* y,
+                    int64_t channels, int64_t plane);
+}  // namespace reference
+
+}  // namespace branchy

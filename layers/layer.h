@@ -1,0 +1,58 @@
+// layer.h — the contract every layer and block keeps.
+//
+//   forward(x, mode)  x: (N, ...) -> y: (N, ...out_shape). In Mode::train the
+//                     layer keeps what backward needs (usually x or y, shared,
+//                     not copied). In Mode::eval it keeps nothing.
+//   backward(dy)      dy: like the last train-mode y -> dx: like that x.
+//                     Adds the parameter gradients into Param::grad (callers
+//                     zero them between steps), so gradients of a layer used
+//                     twice accumulate.
+//   out_shape(in)     the output shape, or throws Error naming the layer and
+//                     the shape it cannot take.
+//   macs(in)          multiply-accumulates of one forward pass over `in`
+//                     (batch included): the cost model for reports and routing.
+//   collect_params    appends this layer's Params with dotted names.
+//
+// Layers are not thread-safe: one forward/backward at a time per layer object.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/param.h"
+#include "engine/tensor.h"
+
+namespace branchy {
+
+enum class Mode { train, eval };
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  virtual Shape out_shape(const Shape& in) const = 0;
+  virtual Tensor forward(const Tensor& x, Mode mode) = 0;
+  virtual Tensor backward(const Tensor& dy) = 0;
+  virtual void collect_params(const std::string& /*prefix*/, std::vector<ParamRef>& /*out*/) {}
+  virtual int64_t macs(const Shape& /*in*/) const { return 0; }
+  virtual std::string describe() const = 0;  // e.g. "conv 1->5 k5 s1 p3"
+
+  std::vector<ParamRef> named_params(const std::string& prefix = "") {
+    std::vector<ParamRef> out;
+    collect_params(prefix, out);
+    return out;
+  }
+  std::vector<Param*> params() {
+    std::vector<Param*> out;
+    for (ParamRef& ref : named_params()) out.push_back(ref.param);
+    return out;
+  }
+  void zero_grad() {
+    for (Param* p : params()) p->zero_grad();
+  }
+};
+
+using LayerPtr = std::unique_ptr<Layer>;
+
+}  // namespace branchy
