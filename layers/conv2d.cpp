@@ -1,0 +1,198 @@
+#include "layers/conv2d.h"
+
+#include <omp.h>
+
+#include <algorithm>
+
+#include "engine/blas.h"
+#include "engine/error.h"
+#include "engine/init.h"
+#include "engine/kernels.h"
+#include "engine/threads.h"
+
+namespace branchy {
+
+namespace {
+
+using GemmFunction = void (*)(bool, bool, int, int, int, float, const float*, int, const float*, int,
+                              float, float*, int);
+
+GemmFunction choose_gemm(bool parallel) { return parallel ? gemm_parallel : gemm; }
+
+void grow(std::vector<float>& buffer, int64_t size) {
+  if (static_cast<int64_t>(buffer.size()) < size) buffer.resize(size);
+}
+
+}  // namespace
+
+Conv2d::Conv2d(int in_channels, int out_channels, int kernel_size, const Conv2dOptions& options, Rng& rng)
+    : in_channels_(in_channels), out_channels_(out_channels), kernel_(kernel_size), options_(options) {
+  BRANCHY_CHECK(in_channels > 0 && out_channels > 0 && kernel_size > 0 && options.stride > 0 &&
+                    options.padding >= 0 && options.groups > 0,
+                "conv: bad configuration in ", in_channels, " out ", out_channels, " kernel ",
+                kernel_size, " stride ", options.stride, " padding ", options.padding, " groups ",
+                options.groups);
+  BRANCHY_CHECK(in_channels % options.groups == 0 && out_channels % options.groups == 0, "conv ",
+                in_channels, "->", out_channels, ": channels are not divisible by groups ", options.groups);
+  weight = Param(Shape{out_channels, in_channels / options.groups, kernel_size, kernel_size});
+  if (options.bias) bias = Param(Shape{out_channels});
+  init_pytorch_default(weight.value, options.bias ? &bias.value : nullptr, rng);
+}
+
+ConvGeometry Conv2d::geometry(const Shape& in) const {
+  return ConvGeometry{static_cast<int>(in[1]), static_cast<int>(in[2]), static_cast<int>(in[3]),
+                      kernel_, kernel_, options_.stride, options_.stride, options_.padding, options_.padding};
+}
+
+Shape Conv2d::out_shape(const Shape& in) const {
+  BRANCHY_CHECK(in.rank() == 4 && in[1] == in_channels_, describe(), ": expects input (N, ",
+                in_channels_, ", H, W), got ", in.str());
+  BRANCHY_CHECK(in[2] + 2 * options_.padding >= kernel_ && in[3] + 2 * options_.padding >= kernel_,
+                describe(), ": kernel does not fit input ", in.str());
+  const ConvGeometry g = geometry(in);
+  return Shape{in[0], out_channels_, g.out_height(), g.out_width()};
+}
+
+int64_t Conv2d::macs(const Shape& in) const {
+  const Shape out = out_shape(in);
+  return out.numel() * (in_channels_ / options_.groups) * kernel_ * kernel_;
+}
+
+std::string Conv2d::describe() const {
+  std::string s = "conv " + std::to_string(in_channels_) + "->" + std::to_string(out_channels_) + " k" +
+                  std::to_string(kernel_) + " s" + std::to_string(options_.stride) + " p" +
+                  std::to_string(options_.padding);
+  if (options_.groups > 1) s += " g" + std::to_string(options_.groups);
+  if (!options_.bias) s += " nobias";
+  return s;
+}
+
+void Conv2d::collect_params(const std::string& prefix, std::vector<ParamRef>& out) {
+  out.push_back({join_name(prefix, "weight"), &weight});
+  if (options_.bias) out.push_back({join_name(prefix, "bias"), &bias});
+}
+
+const float* Conv2d::columns_of(const float* image, const ConvGeometry& g, std::vector<float>& buffer) const {
+  if (is_pointwise()) return image;  // a 1×1 stride-1 image already is its column matrix
+  grow(buffer, g.column_rows() * g.column_cols());
+  im2col(image, g, buffer.data());
+  return buffer.data();
+}
+
+void Conv2d::forward_image(const float* image, const ConvGeometry& g, std::vector<float>& buffer,
+                           float* out, bool parallel_gemm) const {
+  const int groups = options_.groups;
+  const int rows = static_cast<int>(g.column_rows()) / groups;  // (C_in/groups)*K*K
+  const int cols = static_cast<int>(g.column_cols());           // OH*OW
+  const int outs = out_channels_ / groups;
+  const float* columns = columns_of(image, g, buffer);
+  const GemmFunction multiply = choose_gemm(parallel_gemm);
+  for (int group = 0; group < groups; ++group) {
+    // y_group (outs, cols) = W_group (outs, rows) * columns_group (rows, cols)
+    multiply(false, false, outs, cols, rows, 1.0f, weight.value.data() + static_cast<int64_t>(group) * outs * rows,
+             rows, columns + static_cast<int64_t>(group) * rows * cols, cols, 0.0f,
+             out + static_cast<int64_t>(group) * outs * cols, cols);
+  }
+  if (options_.bias) {
+    for (int o = 0; o < out_channels_; ++o) {
+      float* plane = out + static_cast<int64_t>(o) * cols;
+      const float b = bias.value[o];
+      for (int i = 0; i < cols; ++i) plane[i] += b;
+    }
+  }
+}
+
+Tensor Conv2d::forward(const Tensor& x, Mode mode) {
+  const Shape out = out_shape(x.shape());
+  const ConvGeometry g = geometry(x.shape());
+  Tensor y = Tensor::uninitialized(out);  // (N, C_out, OH, OW)
+  const int64_t N = x.dim(0);
+  const int64_t image_in = x.shape().sample_numel(), image_out = out.sample_numel();
+  const int threads = num_threads();
+  column_buffers_.resize(threads);
+  // One image per thread when the batch can feed every thread; otherwise
+  // images in turn, each GEMM split over the threads.
+  const bool images_in_parallel = N >= threads && worth_parallel(macs(x.shape()));
+  if (images_in_parallel) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t n = 0; n < N; ++n)
+      forward_image(x.data() + n * image_in, g, column_buffers_[omp_get_thread_num()],
+                    y.data() + n * image_out, false);
+  } else {
+    for (int64_t n = 0; n < N; ++n)
+      forward_image(x.data() + n * image_in, g, column_buffers_[0], y.data() + n * image_out, true);
+  }
+  input_ = mode == Mode::train ? x : Tensor();
+  return y;
+}
+
+void Conv2d::backward_image(const float* image, const float* d_out, const ConvGeometry& g,
+                            std::vector<float>& column_buffer, std::vector<float>& d_column_buffer,
+                            float* d_weight, float* d_image, bool parallel_gemm) const {
+  const int groups = options_.groups;
+  const int rows = static_cast<int>(g.column_rows()) / groups;
+  const int cols = static_cast<int>(g.column_cols());
+  const int outs = out_channels_ / groups;
+  const float* columns = columns_of(image, g, column_buffer);
+  float* d_columns = d_image;  // a 1×1 conv's column gradient is the image gradient
+  if (!is_pointwise()) {
+    grow(d_column_buffer, g.column_rows() * g.column_cols());
+    d_columns = d_column_buffer.data();
+  }
+  const GemmFunction multiply = choose_gemm(parallel_gemm);
+  for (int group = 0; group < groups; ++group) {
+    const float* dy_group = d_out + static_cast<int64_t>(group) * outs * cols;       // (outs, cols)
+    const float* w_group = weight.value.data() + static_cast<int64_t>(group) * outs * rows;  // (outs, rows)
+    // dW_group (outs, rows) += dy_group (outs, cols) * columns_group^T (cols, rows)
+    multiply(false, true, outs, rows, cols, 1.0f, dy_group, cols,
+             columns + static_cast<int64_t>(group) * rows * cols, cols, 1.0f,
+             d_weight + static_cast<int64_t>(group) * outs * rows, rows);
+    // d_columns_group (rows, cols) = W_group^T (rows, outs) * dy_group (outs, cols)
+    multiply(true, false, rows, cols, outs, 1.0f, w_group, rows, dy_group, cols, 0.0f,
+             d_columns + static_cast<int64_t>(group) * rows * cols, cols);
+  }
+  if (!is_pointwise()) col2im(d_columns, g, d_image);
+}
+
+Tensor Conv2d::backward(const Tensor& dy) {
+  BRANCHY_CHECK(input_.defined(), describe(), ": backward without a train-mode forward");
+  const Shape out = out_shape(input_.shape());
+  BRANCHY_CHECK(dy.shape() == out, describe(), ": gradient ", dy.shape().str(), " does not match output ",
+                out.str());
+  const ConvGeometry g = geometry(input_.shape());
+  const int64_t N = input_.dim(0);
+  const int64_t image_in = input_.shape().sample_numel(), image_out = out.sample_numel();
+  const int64_t plane = out[2] * out[3];
+  Tensor dx = Tensor::uninitialized(input_.shape());  // (N, C_in, H, W)
+
+  if (options_.bias) {
+    for (int64_t n = 0; n < N; ++n)
+      for (int o = 0; o < out_channels_; ++o)
+        bias.grad[o] += static_cast<float>(sum(dy.data() + n * image_out + o * plane, plane));
+  }
+
+  const int threads = num_threads();
+  column_buffers_.resize(threads);
+  d_column_buffers_.resize(threads);
+  const bool images_in_parallel = N >= threads && worth_parallel(macs(input_.shape()));
+  if (images_in_parallel) {
+    // Each thread sums its images' weight gradients privately; then one reduction.
+    const int64_t weight_size = weight.value.numel();
+    d_weight_buffers_.resize(threads);
+    for (auto& buffer : d_weight_buffers_) buffer.assign(weight_size, 0.0f);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t n = 0; n < N; ++n) {
+      const int t = omp_get_thread_num();
+      backward_image(input_.data() + n * image_in, dy.data() + n * image_out, g, column_buffers_[t],
+                     d_column_buffers_[t], d_weight_buffers_[t].data(), dx.data() + n * image_in, false);
+    }
+    for (const auto& buffer : d_weight_buffers_) add(weight.grad.data(), buffer.data(), weight.grad.data(), weight_size);
+  } else {
+    for (int64_t n = 0; n < N; ++n)
+      backward_image(input_.data() + n * image_in, dy.data() + n * image_out, g, column_buffers_[0],
+                     d_column_buffers_[0], weight.grad.data(), dx.data() + n * image_in, true);
+  }
+  return dx;
+}
+
+}  // namespace branchy

@@ -1,0 +1,69 @@
+// conv2d.h — 2-d convolution (cross-correlation, as every framework computes it).
+//
+//   x (N, C_in, H, W) -> y (N, C_out, OH, OW),
+//   OH = (H + 2*padding - kernel) / stride + 1 (likewise OW),
+//   weight (C_out, C_in/groups, kernel, kernel), bias (C_out), PyTorch's layout.
+//
+// Fast path: im2col + one single-threaded sgemm per image and group, images
+// spread over OpenMP threads; 1×1 stride-1 convolutions skip im2col; a batch
+// smaller than the thread count splits each GEMM's columns over threads
+// instead. conv2d_reference.h holds the plain loops the tests compare with.
+//
+// Requires in_channels and out_channels divisible by groups; forward throws
+// Error for an input whose channel count differs or that the kernel does not fit.
+#pragma once
+
+#include <vector>
+
+#include "engine/im2col.h"
+#include "engine/rng.h"
+#include "layers/layer.h"
+
+namespace branchy {
+
+struct Conv2dOptions {
+  int stride = 1;
+  int padding = 0;
+  int groups = 1;
+  bool bias = true;
+};
+
+class Conv2d : public Layer {
+ public:
+  // Weights drawn as PyTorch's default (kaiming_uniform with a = sqrt(5)).
+  Conv2d(int in_channels, int out_channels, int kernel_size, const Conv2dOptions& options, Rng& rng);
+
+  Shape out_shape(const Shape& in) const override;
+  Tensor forward(const Tensor& x, Mode mode) override;
+  Tensor backward(const Tensor& dy) override;
+  void collect_params(const std::string& prefix, std::vector<ParamRef>& out) override;
+  int64_t macs(const Shape& in) const override;
+  std::string describe() const override;
+
+  int in_channels() const { return in_channels_; }
+  int out_channels() const { return out_channels_; }
+  int kernel_size() const { return kernel_; }
+  const Conv2dOptions& options() const { return options_; }
+
+  Param weight;  // (C_out, C_in/groups, K, K)
+  Param bias;    // (C_out), undefined value when options.bias is false
+
+ private:
+  ConvGeometry geometry(const Shape& in) const;
+  bool is_pointwise() const { return kernel_ == 1 && options_.stride == 1 && options_.padding == 0; }
+  // Columns (C_in*K*K, OH*OW) of image x_n, in `buffer` unless the conv is 1×1.
+  const float* columns_of(const float* image, const ConvGeometry& g, std::vector<float>& buffer) const;
+  void forward_image(const float* image, const ConvGeometry& g, std::vector<float>& buffer, float* out,
+                     bool parallel_gemm) const;
+  void backward_image(const float* image, const float* d_out, const ConvGeometry& g,
+                      std::vector<float>& column_buffer, std::vector<float>& d_column_buffer,
+                      float* d_weight, float* d_image, bool parallel_gemm) const;
+
+  int in_channels_, out_channels_, kernel_;
+  Conv2dOptions options_;
+  Tensor input_;  // (N, C_in, H, W), kept in train mode for backward
+  // Scratch reused across calls (no allocation on the hot path): per thread.
+  std::vector<std::vector<float>> column_buffers_, d_column_buffers_, d_weight_buffers_;
+};
+
+}  // namespace branchy

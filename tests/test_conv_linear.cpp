@@ -1,0 +1,195 @@
+// Conv2d and Linear: the fast paths against the plain loops, gradients
+// against finite differences, MACs against B-LeNet's published counts.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "engine/blas.h"
+#include "engine/error.h"
+#include "engine/im2col.h"
+#include "engine/kernels.h"
+#include "engine/threads.h"
+#include "layers/conv2d.h"
+#include "layers/conv2d_reference.h"
+#include "layers/linear.h"
+#include "tests/gradcheck.h"
+
+using namespace branchy;
+using branchy::testing::check_gradients;
+using branchy::testing::random_tensor;
+
+namespace {
+
+// Largest |a - b| relative to the largest |b|.
+float relative_difference(const Tensor& a, const Tensor& b) {
+  float scale = 1e-6f;
+  for (int64_t i = 0; i < b.numel(); ++i) scale = std::max(scale, std::fabs(b[i]));
+  return max_abs_difference(a, b) / scale;
+}
+
+struct ConvCase {
+  int batch, in, out, size, kernel, stride, padding, groups;
+  bool bias;
+};
+
+}  // namespace
+
+TEST_CASE("gemm and gemm_parallel equal the triple loop for every transpose", "[conv]") {
+  Rng rng(3);
+  const int M = 37, N = 53, K = 29;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        Tensor A = random_tensor(Shape{M * K}, 1), B = random_tensor(Shape{K * N}, 2);
+        Tensor C_fast = random_tensor(Shape{M * N}, 3), C_ref = C_fast.clone(), C_par = C_fast.clone();
+        const int lda = ta ? M : K, ldb = tb ? K : N;
+        gemm(ta, tb, M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 2.0f, C_fast.data(), N);
+        gemm_parallel(ta, tb, M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 2.0f, C_par.data(), N);
+        gemm_reference(ta, tb, M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 2.0f, C_ref.data(), N);
+        INFO("transpose a " << ta << " b " << tb << " threads " << threads);
+        REQUIRE(max_abs_difference(C_fast, C_ref) < 1e-4f);
+        REQUIRE(max_abs_difference(C_par, C_ref) < 1e-4f);
+      }
+  set_num_threads(2);
+}
+
+TEST_CASE("col2im is the adjoint of im2col", "[conv]") {
+  // <im2col(x), c> == <x, col2im(c)> for all x, c: the property backward relies on.
+  const ConvGeometry g{3, 7, 6, 3, 2, 2, 1, 1, 1};
+  Tensor x = random_tensor(Shape{3 * 7 * 6}, 11);
+  Tensor c = random_tensor(Shape{g.column_rows() * g.column_cols()}, 12);
+  Tensor cols = Tensor::uninitialized(c.shape()), image = Tensor::uninitialized(x.shape());
+  im2col(x.data(), g, cols.data());
+  col2im(c.data(), g, image.data());
+  double left = 0, right = 0;
+  for (int64_t i = 0; i < c.numel(); ++i) left += static_cast<double>(cols[i]) * c[i];
+  for (int64_t i = 0; i < x.numel(); ++i) right += static_cast<double>(x[i]) * image[i];
+  REQUIRE(left == Approx(right).epsilon(1e-5));
+}
+
+TEST_CASE("element-wise kernels equal their plain twins", "[conv]") {
+  const int64_t n = 1037;  // not a multiple of any SIMD width
+  Tensor a = random_tensor(Shape{n}, 1), b = random_tensor(Shape{n}, 2);
+  Tensor fast = Tensor::uninitialized(a.shape()), plain = Tensor::uninitialized(a.shape());
+  relu_forward(a.data(), fast.data(), n);
+  reference::relu_forward(a.data(), plain.data(), n);
+  REQUIRE(max_abs_difference(fast, plain) == 0.0f);
+  relu_backward(a.data(), b.data(), fast.data(), n);
+  reference::relu_backward(a.data(), b.data(), plain.data(), n);
+  REQUIRE(max_abs_difference(fast, plain) == 0.0f);
+  add(a.data(), b.data(), fast.data(), n);
+  reference::add(a.data(), b.data(), plain.data(), n);
+  REQUIRE(max_abs_difference(fast, plain) == 0.0f);
+  Tensor y_fast = b.clone(), y_plain = b.clone();
+  axpy(0.3f, a.data(), y_fast.data(), n);
+  reference::axpy(0.3f, a.data(), y_plain.data(), n);
+  REQUIRE(max_abs_difference(y_fast, y_plain) < 1e-6f);
+  scale(y_fast.data(), -1.5f, n);
+  reference::scale(y_plain.data(), -1.5f, n);
+  REQUIRE(max_abs_difference(y_fast, y_plain) < 1e-6f);
+  REQUIRE(sum(a.data(), n) == Approx(reference::sum(a.data(), n)).epsilon(1e-6));
+  const float scales[3] = {0.5f, -2.0f, 1.0f}, shifts[3] = {1.0f, 0.0f, -3.0f};
+  Tensor ch_fast = Tensor::uninitialized(Shape{3 * 345}), ch_plain = Tensor::uninitialized(Shape{3 * 345});
+  channel_affine(a.data(), scales, shifts, ch_fast.data(), 3, 345);
+  reference::channel_affine(a.data(), scales, shifts, ch_plain.data(), 3, 345);
+  REQUIRE(max_abs_difference(ch_fast, ch_plain) < 1e-6f);
+}
+
+TEST_CASE("fast conv equals the direct convolution on many shapes", "[conv]") {
+  const ConvCase cases[] = {
+      {2, 1, 5, 28, 5, 1, 3, 1, true},   // B-LeNet's first conv
+      {3, 4, 8, 9, 3, 1, 1, 1, true},    {1, 4, 8, 9, 3, 1, 1, 2, false},
+      {4, 8, 8, 10, 3, 2, 1, 4, true},   {2, 6, 6, 7, 3, 1, 1, 6, true},  // depthwise
+      {3, 8, 16, 6, 1, 1, 0, 1, false},  // 1×1: no im2col
+      {2, 8, 4, 6, 1, 2, 0, 2, true},    // 1×1 with stride: im2col
+      {1, 3, 5, 13, 5, 2, 3, 1, true},   {5, 2, 3, 4, 4, 3, 2, 1, true},
+  };
+  Rng rng(5);
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const ConvCase& c : cases) {
+      Conv2d conv(c.in, c.out, c.kernel, Conv2dOptions{c.stride, c.padding, c.groups, c.bias}, rng);
+      Tensor x = random_tensor(Shape{c.batch, c.in, c.size, c.size}, 17);
+      Tensor y = conv.forward(x, Mode::train);
+      Tensor y_ref = conv2d_forward_reference(x, conv.weight.value, c.bias ? conv.bias.value : Tensor(),
+                                              c.stride, c.padding, c.groups);
+      INFO(conv.describe() << " on " << x.shape().str() << " threads " << threads);
+      REQUIRE(y.shape() == y_ref.shape());
+      REQUIRE(relative_difference(y, y_ref) < 1e-5f);
+
+      Tensor dy = random_tensor(y.shape(), 19);
+      conv.zero_grad();
+      Tensor dx = conv.backward(dy);
+      Tensor dx_ref, dw_ref, db_ref = c.bias ? Tensor(Shape{c.out}) : Tensor();
+      conv2d_backward_reference(x, conv.weight.value, dy, c.stride, c.padding, c.groups, dx_ref, dw_ref, db_ref);
+      REQUIRE(relative_difference(dx, dx_ref) < 1e-5f);
+      REQUIRE(relative_difference(conv.weight.grad, dw_ref) < 1e-5f);
+      if (c.bias) REQUIRE(relative_difference(conv.bias.grad, db_ref) < 1e-5f);
+    }
+  }
+  set_num_threads(2);
+}
+
+TEST_CASE("conv and linear gradients match finite differences", "[conv]") {
+  Rng rng(8);
+  SECTION("conv 3x3 padding 1") {
+    Conv2d conv(3, 4, 3, Conv2dOptions{1, 1, 1, true}, rng);
+    auto r = check_gradients(conv, random_tensor(Shape{2, 3, 5, 5}, 1));
+    INFO(r.report);
+    REQUIRE(r.passed);
+    REQUIRE(r.coordinates_checked > 100);
+  }
+  SECTION("conv stride 2, groups 2, no bias") {
+    Conv2d conv(4, 6, 3, Conv2dOptions{2, 1, 2, false}, rng);
+    auto r = check_gradients(conv, random_tensor(Shape{2, 4, 7, 7}, 2));
+    INFO(r.report);
+    REQUIRE(r.passed);
+  }
+  SECTION("conv 1x1") {
+    Conv2d conv(5, 3, 1, Conv2dOptions{}, rng);
+    auto r = check_gradients(conv, random_tensor(Shape{3, 5, 4, 4}, 3));
+    INFO(r.report);
+    REQUIRE(r.passed);
+  }
+  SECTION("linear on a flattened image") {
+    Linear linear(2 * 3 * 3, 7, rng);
+    auto r = check_gradients(linear, random_tensor(Shape{4, 2, 3, 3}, 4));
+    INFO(r.report);
+    REQUIRE(r.passed);
+    REQUIRE(linear.backward(random_tensor(Shape{4, 7}, 5)).shape() == (Shape{4, 2, 3, 3}));
+  }
+}
+
+TEST_CASE("linear equals its definition", "[conv]") {
+  Rng rng(9);
+  Linear linear(3, 2, rng);
+  linear.weight.value = Tensor::from_vector(Shape{2, 3}, {1, 2, 3, -1, 0, 1});
+  linear.bias.value = Tensor::from_vector(Shape{2}, {0.5f, -0.5f});
+  Tensor y = linear.forward(Tensor::from_vector(Shape{1, 3}, {1, 1, 2}), Mode::eval);
+  REQUIRE(y.to_vector() == std::vector<float>{9.5f, 0.5f});
+}
+
+TEST_CASE("MACs match B-LeNet's published counts", "[conv]") {
+  Rng rng(1);
+  Conv2d stage0(1, 5, 5, Conv2dOptions{1, 3, 1, true}, rng);
+  REQUIRE(stage0.out_shape(Shape{1, 1, 28, 28}) == (Shape{1, 5, 30, 30}));
+  REQUIRE(stage0.macs(Shape{1, 1, 28, 28}) == 112500);
+  REQUIRE(stage0.macs(Shape{4, 1, 28, 28}) == 4 * 112500);
+  Linear fc(720, 84, rng);
+  REQUIRE(fc.macs(Shape{1, 720}) == 60480);
+  Conv2d grouped(8, 8, 3, Conv2dOptions{1, 1, 4, true}, rng);
+  REQUIRE(grouped.macs(Shape{1, 8, 10, 10}) == 8 * 100 * 2 * 9);
+}
+
+TEST_CASE("conv and linear reject bad shapes and settings with clear errors", "[conv]") {
+  Rng rng(1);
+  Conv2d conv(3, 4, 3, Conv2dOptions{}, rng);
+  REQUIRE_THROWS_WITH(conv.forward(Tensor(Shape{1, 2, 8, 8}), Mode::eval),
+                      Catch::Contains("conv 3->4") && Catch::Contains("(1, 2, 8, 8)"));
+  REQUIRE_THROWS_AS(conv.forward(Tensor(Shape{1, 3, 2, 2}), Mode::eval), Error);
+  REQUIRE_THROWS_AS(conv.backward(Tensor(Shape{1, 4, 6, 6})), Error);
+  REQUIRE_THROWS_WITH(Conv2d(3, 4, 3, Conv2dOptions{1, 0, 2, true}, rng), Catch::Contains("groups"));
+  Linear linear(10, 2, rng);
+  REQUIRE_THROWS_WITH(linear.forward(Tensor(Shape{2, 9}), Mode::eval), Catch::Contains("10 features"));
+}
