@@ -1,8 +1,31 @@
 #include "engine/im2col.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace branchy {
+
+namespace {
+
+// The output columns ow whose input column ow*stride + kw - pad lies inside
+// [0, width): [first, last). Computed once per kernel column, not per pixel,
+// so the copy loops below carry no bounds test.
+struct ValidRange {
+  int first, last;
+};
+
+ValidRange valid_columns(int kw, const ConvGeometry& g, int out_width) {
+  const int offset = kw - g.pad_w;  // input column of ow = 0
+  // smallest ow with ow*stride + offset >= 0
+  int first = offset >= 0 ? 0 : (-offset + g.stride_w - 1) / g.stride_w;
+  // largest ow with ow*stride + offset <= width - 1, plus one
+  int last = g.width - 1 - offset < 0 ? 0 : (g.width - 1 - offset) / g.stride_w + 1;
+  first = std::min(first, out_width);
+  last = std::max(first, std::min(last, out_width));
+  return {first, last};
+}
+
+}  // namespace
 
 void im2col(const float* image, const ConvGeometry& g, float* columns) {
   const int OH = g.out_height(), OW = g.out_width();
@@ -11,29 +34,23 @@ void im2col(const float* image, const ConvGeometry& g, float* columns) {
     for (int kh = 0; kh < g.kernel_h; ++kh) {
       for (int kw = 0; kw < g.kernel_w; ++kw) {
         float* row = columns + ((static_cast<int64_t>(c) * g.kernel_h + kh) * g.kernel_w + kw) * OH * OW;
+        const ValidRange valid = valid_columns(kw, g, OW);
+        const int offset = kw - g.pad_w;
         for (int oh = 0; oh < OH; ++oh) {
           const int ih = oh * g.stride_h + kh - g.pad_h;
           float* out = row + static_cast<int64_t>(oh) * OW;
           if (ih < 0 || ih >= g.height) {
-            std::memset(out, 0, sizeof(float) * OW);
+            std::fill(out, out + OW, 0.0f);
             continue;
           }
-          const float* in = plane + static_cast<int64_t>(ih) * g.width;
+          const float* in = plane + static_cast<int64_t>(ih) * g.width + offset;
+          std::fill(out, out + valid.first, 0.0f);
           if (g.stride_w == 1) {
-            // Contiguous run: zeros left of the image, a copy, zeros right of it.
-            const int first = kw - g.pad_w;  // input column of ow = 0
-            int ow = 0;
-            for (; ow < OW && first + ow < 0; ++ow) out[ow] = 0.0f;
-            int last = OW;
-            while (last > ow && first + last - 1 >= g.width) --last;
-            if (last > ow) std::memcpy(out + ow, in + first + ow, sizeof(float) * (last - ow));
-            for (int k = last; k < OW; ++k) out[k] = 0.0f;
+            for (int ow = valid.first; ow < valid.last; ++ow) out[ow] = in[ow];
           } else {
-            for (int ow = 0; ow < OW; ++ow) {
-              const int iw = ow * g.stride_w + kw - g.pad_w;
-              out[ow] = (iw >= 0 && iw < g.width) ? in[iw] : 0.0f;
-            }
+            for (int ow = valid.first; ow < valid.last; ++ow) out[ow] = in[ow * g.stride_w];
           }
+          std::fill(out + valid.last, out + OW, 0.0f);
         }
       }
     }
@@ -48,14 +65,17 @@ void col2im(const float* columns, const ConvGeometry& g, float* image) {
     for (int kh = 0; kh < g.kernel_h; ++kh) {
       for (int kw = 0; kw < g.kernel_w; ++kw) {
         const float* row = columns + ((static_cast<int64_t>(c) * g.kernel_h + kh) * g.kernel_w + kw) * OH * OW;
+        const ValidRange valid = valid_columns(kw, g, OW);
+        const int offset = kw - g.pad_w;
         for (int oh = 0; oh < OH; ++oh) {
           const int ih = oh * g.stride_h + kh - g.pad_h;
           if (ih < 0 || ih >= g.height) continue;
-          float* out = plane + static_cast<int64_t>(ih) * g.width;
+          float* out = plane + static_cast<int64_t>(ih) * g.width + offset;
           const float* in = row + static_cast<int64_t>(oh) * OW;
-          for (int ow = 0; ow < OW; ++ow) {
-            const int iw = ow * g.stride_w + kw - g.pad_w;
-            if (iw >= 0 && iw < g.width) out[iw] += in[ow];
+          if (g.stride_w == 1) {
+            for (int ow = valid.first; ow < valid.last; ++ow) out[ow] += in[ow];
+          } else {
+            for (int ow = valid.first; ow < valid.last; ++ow) out[ow * g.stride_w] += in[ow];
           }
         }
       }

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <malloc.h>
+
 #include "engine/error.h"
 
 namespace branchy {
@@ -13,7 +15,17 @@ namespace {
 
 constexpr size_t alignment_bytes = 64;
 
+// Activations of a batch are often a few MB, and glibc would map each with
+// mmap and unmap it on free: every training step would then pay page faults
+// to zero fresh pages. Keeping large blocks in the heap lets them be reused.
+const bool heap_configured = [] {
+  mallopt(M_MMAP_THRESHOLD, 512 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  return true;
+}();
+
 std::shared_ptr<float> allocate_floats(int64_t count) {
+  (void)heap_configured;
   // aligned_alloc wants a size that is a multiple of the alignment.
   size_t bytes = static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(float);
   bytes = (bytes + alignment_bytes - 1) / alignment_bytes * alignment_bytes;

@@ -86,7 +86,7 @@ GradCheckResult check_gradients(Layer& layer, const Tensor& x_in, const GradChec
   for (ParamRef& ref : layer.named_params())
     if (ref.param->trainable) param_grads.push_back({ref, ref.param->grad.clone()});
 
-  check_tensor("input", x, dx, layer, x, r, o, rng, result, failures);
+  if (o.check_input) check_tensor("input", x, dx, layer, x, r, o, rng, result, failures);
   for (auto& [ref, grad] : param_grads)
     check_tensor(ref.name, ref.param->value, grad, layer, x, r, o, rng, result, failures);
 

@@ -26,6 +26,7 @@ struct GradCheckOptions {
   int max_coordinates_per_tensor = 150;  // a random subset of larger tensors
   double max_kink_fraction = 0.05;
   uint64_t seed = 7;
+  bool check_input = true;  // false for wrappers that do not return dx
   std::function<void()> before_forward;  // e.g. re-seed dropout so every forward draws the same mask
 };
 

@@ -1,0 +1,79 @@
+// branchy_net.h — a trunk cut into stages, with a side branch after every
+// stage but the last (BranchyNet, Teerapittayanon et al. 2016).
+//
+//   x -> S0 -> h0 -> S1 -> h1 -> ... -> S_K -> logits of exit K (the trunk's head)
+//               \-> B0 -> logits of exit 0
+//                          \-> B1 -> logits of exit 1 ...
+//
+// Exit i < K is branch i, read from h_i; exit K is the last stage's output.
+// A plain network (LeNet) is a BranchyNet with one stage and no branch.
+//
+// Parameter names: "stage<i>.<layer>.<param>", "branch<i>.<layer>.<param>".
+// The network's name and config (a JSON object) rebuild it exactly (see
+// nets/registry.h), so a checkpoint needs nothing else.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/json.h"
+#include "nets/sequential.h"
+
+namespace branchy {
+
+class BranchyNet {
+ public:
+  // sample_shape: one input, batch 1, e.g. (1, 1, 28, 28).
+  BranchyNet(std::string name, Shape sample_shape, int classes);
+  // The full settings that rebuild this network (nets/registry.h sets them).
+  void set_config(Json config) { config_ = std::move(config); }
+
+  Sequential& add_stage();
+  // The branch read from the output of the stage added last.
+  Sequential& add_branch();
+  // Checks the wiring: one branch per stage but the last; every exit gives
+  // (1, classes). Throws Error naming the network and the segment otherwise.
+  void validate();
+
+  const std::string& name() const { return name_; }
+  const Json& config() const { return config_; }
+  const Shape& sample_shape() const { return sample_shape_; }
+  int classes() const { return classes_; }
+  int num_stages() const { return static_cast<int>(stages_.size()); }
+  int num_exits() const { return num_stages(); }  // branches + the last exit
+  Sequential& stage(int i) { return *stages_[i]; }
+  Sequential& branch(int i) { return *branches_[i]; }
+
+  // Logits (N, classes) of every exit. Mode::train keeps what backward needs.
+  std::vector<Tensor> forward_exits(const Tensor& x, Mode mode);
+  // Gradients of the loss w.r.t. each exit's logits; an undefined tensor
+  // means that exit does not contribute (its branch is not back-propagated).
+  void backward_exits(const std::vector<Tensor>& d_logits);
+  // The trunk alone: logits of the last exit.
+  Tensor forward_final(const Tensor& x, Mode mode);
+
+  std::vector<ParamRef> named_params();
+  void zero_grad();
+  int64_t parameter_count();
+
+  // Costs for one sample, in multiply-accumulates.
+  int64_t stage_macs(int i) const;
+  int64_t branch_macs(int i) const;
+  int64_t full_macs() const;  // the trunk alone
+  // Shape of h_i (the input of stage i+1 and branch i) for one sample.
+  Shape stage_output_shape(int i) const;
+  Shape stage_input_shape(int i) const;
+
+  std::vector<LayerReport> report();
+
+ private:
+  std::string name_;
+  Json config_;
+  Shape sample_shape_;
+  int classes_;
+  std::vector<std::unique_ptr<Sequential>> stages_;
+  std::vector<std::unique_ptr<Sequential>> branches_;
+};
+
+}  // namespace branchy

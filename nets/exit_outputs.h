@@ -1,0 +1,35 @@
+// exit_outputs.h — every exit's answer for every sample of a dataset.
+//
+// Runs the whole network (all exits) in eval mode over a dataset and keeps,
+// per exit and sample, the predicted class and the softmax entropy (natural
+// log). This is the raw material for evaluation, threshold calibration and
+// predictor labels: BranchyNet's exit for any thresholds follows from it
+// without running the network again.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "datasets/dataset.h"
+#include "datasets/normalizer.h"
+#include "nets/branchy_net.h"
+
+namespace branchy {
+
+struct ExitOutputs {
+  std::vector<int> labels;                      // (samples)
+  std::vector<std::vector<int>> predictions;    // (exits, samples)
+  std::vector<std::vector<float>> entropies;    // (exits, samples)
+  std::vector<double> loss_sums;                // (exits) summed cross-entropy
+
+  int num_exits() const { return static_cast<int>(predictions.size()); }
+  int64_t size() const { return static_cast<int64_t>(labels.size()); }
+  double accuracy(int exit) const;
+  double mean_loss(int exit) const { return size() ? loss_sums[exit] / size() : 0.0; }
+};
+
+// progress(done_samples) is called after each batch when given.
+ExitOutputs run_all_exits(BranchyNet& net, const Dataset& data, const Normalizer* normalizer, int batch_size,
+                          const std::function<void(int64_t)>& progress = {});
+
+}  // namespace branchy

@@ -1,0 +1,118 @@
+#include "nets/model_file.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/error.h"
+#include "nets/registry.h"
+
+namespace branchy {
+
+namespace {
+
+constexpr const char* optimizer_prefix = "optimizer.";
+
+bool is_optimizer_tensor(const std::string& name) { return name.rfind(optimizer_prefix, 0) == 0; }
+
+Json floats_to_json(const std::vector<float>& values) {
+  Json array = Json::array();
+  for (float v : values) array.push_back(static_cast<double>(v));
+  return array;
+}
+
+std::vector<float> json_to_floats(const Json& array, const std::string& what) {
+  BRANCHY_CHECK(array.is_array(), what, " must be a JSON array");
+  std::vector<float> values;
+  for (const Json& v : array.elements()) values.push_back(static_cast<float>(v.as_double()));
+  return values;
+}
+
+const std::string& metadata_entry(const Checkpoint& checkpoint, const std::string& key, const std::string& path) {
+  auto it = checkpoint.metadata.find(key);
+  BRANCHY_CHECK(it != checkpoint.metadata.end(), path, ": not a branchy model (no '", key, "' in its metadata)");
+  return it->second;
+}
+
+Json parse_metadata_json(const Checkpoint& checkpoint, const std::string& key, const std::string& path) {
+  return Json::parse(metadata_entry(checkpoint, key, path), path + " metadata '" + key + "'");
+}
+
+}  // namespace
+
+void save_model(const std::string& path, BranchyNet& net, const ModelInfo& info, Optimizer* optimizer) {
+  std::vector<NamedTensor> tensors = params_to_tensors(net.named_params());
+  std::map<std::string, std::string> metadata;
+  metadata["branchy.format"] = "1";
+  metadata["net"] = net.name();
+  metadata["config"] = net.config().dump();
+  if (info.normalizer) {
+    Json normalizer = Json::object();
+    normalizer.set("mean", floats_to_json(info.normalizer->mean()));
+    normalizer.set("std", floats_to_json(info.normalizer->stddev()));
+    metadata["normalizer"] = normalizer.dump();
+  }
+  metadata["thresholds"] = floats_to_json(info.thresholds).dump();
+  metadata["training"] = info.training.dump();
+  metadata["dataset"] = info.dataset.dump();
+  for (const auto& [key, value] : info.extra.items()) metadata[key] = value.dump();
+  if (optimizer) {
+    for (auto& [name, tensor] : optimizer->state_tensors()) tensors.push_back({name, *tensor});
+    Tensor steps(Shape{1});
+    steps[0] = static_cast<float>(optimizer->steps_taken());
+    tensors.push_back({"optimizer.steps_taken", steps});
+  }
+  save_safetensors(path, tensors, metadata);
+}
+
+LoadedModel load_model(const std::string& path) {
+  LoadedModel loaded;
+  loaded.checkpoint = load_safetensors(path);
+  const Checkpoint& checkpoint = loaded.checkpoint;
+  const std::string& format = metadata_entry(checkpoint, "branchy.format", path);
+  BRANCHY_CHECK(format == "1", path, ": branchy model format '", format, "' is not supported (this build reads 1)");
+  const std::string& net_name = metadata_entry(checkpoint, "net", path);
+  const Json config = parse_metadata_json(checkpoint, "config", path);
+  try {
+    loaded.net = rebuild_network(net_name, config);
+  } catch (const Error& e) {
+    fail(path, ": cannot rebuild its network: ", e.what());
+  }
+  Checkpoint weights;
+  for (const NamedTensor& t : checkpoint.tensors)
+    if (!is_optimizer_tensor(t.name)) weights.tensors.push_back(t);
+  load_params(weights, loaded.net->named_params(), path);
+
+  ModelInfo& info = loaded.info;
+  if (checkpoint.metadata.count("normalizer")) {
+    const Json n = parse_metadata_json(checkpoint, "normalizer", path);
+    info.normalizer = Normalizer(json_to_floats(n.at("mean"), path + " normalizer mean"),
+                                 json_to_floats(n.at("std"), path + " normalizer std"));
+  }
+  if (checkpoint.metadata.count("thresholds"))
+    info.thresholds = json_to_floats(parse_metadata_json(checkpoint, "thresholds", path), path + " thresholds");
+  BRANCHY_CHECK(info.thresholds.empty() || static_cast<int>(info.thresholds.size()) == loaded.net->num_exits() - 1,
+                path, ": ", info.thresholds.size(), " thresholds for ", loaded.net->num_exits() - 1, " branches");
+  if (checkpoint.metadata.count("training")) info.training = parse_metadata_json(checkpoint, "training", path);
+  if (checkpoint.metadata.count("dataset")) info.dataset = parse_metadata_json(checkpoint, "dataset", path);
+  for (const auto& [key, value] : checkpoint.metadata) {
+    static const char* known[] = {"branchy.format", "net", "config", "normalizer", "thresholds", "training", "dataset"};
+    if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return key == k; }))
+      info.extra.set(key, Json::parse(value, path + " metadata '" + key + "'"));
+  }
+  return loaded;
+}
+
+void restore_optimizer(const Checkpoint& checkpoint, Optimizer& optimizer, const std::string& path) {
+  for (auto& [name, tensor] : optimizer.state_tensors()) {
+    const Tensor* stored = checkpoint.find(name);
+    BRANCHY_CHECK(stored, path, ": no optimizer state '", name, "' (was it saved by another optimizer?)");
+    BRANCHY_CHECK(stored->shape() == tensor->shape(), path, ": optimizer state '", name, "' has shape ",
+                  stored->shape().str(), ", expected ", tensor->shape().str());
+    std::memcpy(tensor->data(), stored->data(), sizeof(float) * tensor->numel());
+  }
+  const Tensor* steps = checkpoint.find("optimizer.steps_taken");
+  BRANCHY_CHECK(steps && steps->numel() == 1, path, ": no optimizer step count");
+  optimizer.set_steps_taken(static_cast<int64_t>((*steps)[0]));
+}
+
+}  // namespace branchy

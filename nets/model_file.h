@@ -1,0 +1,54 @@
+// model_file.h — a trained model on disk: one safetensors file.
+//
+// Tensors: every Param of the network by its dotted name; for a resumable
+// training checkpoint also the optimizer's state ("optimizer.<param>.<what>").
+// Metadata (all strings, JSON where structured):
+//   branchy.format  "1"
+//   net             network name, e.g. "b-lenet"
+//   config          the full network settings (JSON object): rebuilds the net
+//   normalizer      {"mean": [...], "std": [...]} per input channel
+//   thresholds      entropy threshold per branch (JSON array), once calibrated
+//   training        {"epoch": completed epochs, "seed": ..., ...}
+//   dataset         the dataset spec it was trained on, class_names
+//   predictors      (issue 5) predictor settings
+// Loading checks the file is ours and that every tensor fits the rebuilt
+// network; a foreign or damaged file is one Error naming the path.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "datasets/normalizer.h"
+#include "engine/checkpoint.h"
+#include "engine/json.h"
+#include "engine/optimizer.h"
+#include "nets/branchy_net.h"
+
+namespace branchy {
+
+struct ModelInfo {
+  std::optional<Normalizer> normalizer;
+  std::vector<float> thresholds;  // one per branch; empty until calibrated
+  Json training = Json::object();
+  Json dataset = Json::object();
+  Json extra = Json::object();    // other sections (predictors, ...) by key
+};
+
+struct LoadedModel {
+  std::unique_ptr<BranchyNet> net;
+  ModelInfo info;
+  Checkpoint checkpoint;  // the raw file, for optimizer state
+};
+
+// Writes atomically (temporary file, then rename). optimizer may be null.
+void save_model(const std::string& path, BranchyNet& net, const ModelInfo& info, Optimizer* optimizer = nullptr);
+
+LoadedModel load_model(const std::string& path);
+
+// Copies optimizer state stored by save_model back into `optimizer`.
+void restore_optimizer(const Checkpoint& checkpoint, Optimizer& optimizer, const std::string& path);
+
+}  // namespace branchy

@@ -1,0 +1,91 @@
+#include "nets/net_config.h"
+
+#include <cmath>
+#include <cstdlib>
+
+#include "engine/error.h"
+
+namespace branchy {
+
+NetConfig::NetConfig(Json overrides) : overrides_(std::move(overrides)) {
+  if (overrides_.is_null()) overrides_ = Json::object();
+  BRANCHY_CHECK(overrides_.is_object(), "network config must be a JSON object");
+}
+
+const Json* NetConfig::override_of(const std::string& key) {
+  used_.insert(key);
+  return overrides_.contains(key) ? &overrides_.at(key) : nullptr;
+}
+
+int NetConfig::integer(const std::string& key, int fallback) {
+  int value = fallback;
+  if (const Json* given = override_of(key)) {
+    BRANCHY_CHECK(given->is_number() && std::floor(given->as_double()) == given->as_double(),
+                  "network setting '", key, "' must be an integer, got ", given->dump());
+    value = static_cast<int>(given->as_int());
+  }
+  resolved_.set(key, value);
+  return value;
+}
+
+double NetConfig::number(const std::string& key, double fallback) {
+  double value = fallback;
+  if (const Json* given = override_of(key)) {
+    BRANCHY_CHECK(given->is_number(), "network setting '", key, "' must be a number, got ", given->dump());
+    value = given->as_double();
+  }
+  resolved_.set(key, value);
+  return value;
+}
+
+std::string NetConfig::text(const std::string& key, const std::string& fallback) {
+  std::string value = fallback;
+  if (const Json* given = override_of(key)) {
+    BRANCHY_CHECK(given->is_string(), "network setting '", key, "' must be a word, got ", given->dump());
+    value = given->as_string();
+  }
+  resolved_.set(key, value);
+  return value;
+}
+
+Shape NetConfig::sample_shape() {
+  const int channels = integer("channels", 1), height = integer("height", 28), width = integer("width", 28);
+  BRANCHY_CHECK(channels > 0 && height > 0 && width > 0, "network input ", channels, "x", height, "x", width,
+                " is empty");
+  return Shape{1, channels, height, width};
+}
+
+int NetConfig::classes() {
+  const int count = integer("classes", 10);
+  BRANCHY_CHECK(count >= 2, "a classifier needs at least 2 classes, got ", count);
+  return count;
+}
+
+void NetConfig::check_all_used(const std::string& network) const {
+  for (const auto& [key, value] : overrides_.items())
+    BRANCHY_CHECK(used_.count(key), network, " has no setting '", key, "'");
+}
+
+Json parse_config_overrides(const std::string& text) {
+  Json out = Json::object();
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(start, end - start);
+    const size_t eq = item.find('=');
+    BRANCHY_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < item.size(), "network setting '", item,
+                  "' is not key=value");
+    const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    char* parse_end = nullptr;
+    const double number = std::strtod(value.c_str(), &parse_end);
+    if (parse_end && *parse_end == '\0')
+      out.set(key, number);
+    else
+      out.set(key, value);
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace branchy

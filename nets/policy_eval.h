@@ -1,0 +1,60 @@
+// policy_eval.h — measuring a way of running a branchy network (a policy).
+//
+// A policy maps a batch of images to each sample's exit, answer and cost
+// (EarlyExitResult). "full" always runs the trunk to the last exit;
+// "branchy" is BranchyNet's entropy rule; predictors (predictors/) add more.
+// evaluate_policy() measures one policy on a dataset:
+//   accuracy overall and per exit, share of samples per exit,
+//   mean MACs per sample (from the policy's own accounting),
+//   measured latency per sample at batch 1 (mean and p99, microseconds),
+//   throughput at a larger batch (samples per second),
+//   mean and peak bytes of trunk activation buffered for re-entry.
+// Inputs are normalised before timing starts, so times are the network's.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "datasets/dataset.h"
+#include "datasets/normalizer.h"
+#include "engine/json.h"
+#include "nets/early_exit.h"
+
+namespace branchy {
+
+struct Policy {
+  std::string name;
+  std::function<EarlyExitResult(const Tensor& images)> run;  // images (N, C, H, W)
+};
+
+Policy full_policy(BranchyNet& net);
+Policy branchy_policy(BranchyNet& net, std::vector<float> thresholds);
+
+struct EvalOptions {
+  int throughput_batch = 64;
+  int64_t latency_samples = 0;  // batch-1 timings over the first N samples (0: all)
+  int repeats = 1;              // timed passes; the fastest counts
+};
+
+struct PolicyReport {
+  std::string name;
+  int64_t samples = 0;
+  double accuracy = 0;
+  std::vector<double> exit_share, exit_accuracy;  // per exit
+  double mean_macs = 0;
+  double latency_us = 0, latency_p99_us = 0;  // batch 1
+  double throughput = 0;                      // samples per second at throughput_batch
+  double mean_buffered_bytes = 0, peak_buffered_bytes = 0;
+  std::vector<int> exits, predictions;        // per sample, for agreement measures
+
+  Json to_json() const;
+};
+
+PolicyReport evaluate_policy(const Policy& policy, int num_exits, const Dataset& data, const Normalizer* normalizer,
+                             const EvalOptions& options, const std::function<void(const std::string&)>& status = {});
+
+// Fraction of samples on which two policies chose the same exit.
+double exit_agreement(const PolicyReport& a, const PolicyReport& b);
+
+}  // namespace branchy

@@ -1,0 +1,66 @@
+#include "nets/sequential.h"
+
+#include "engine/error.h"
+
+namespace branchy {
+
+void Sequential::add(const std::string& name, LayerPtr layer) {
+  for (const auto& [existing, _] : layers_)
+    BRANCHY_CHECK(existing != name, "sequential: two layers named '", name, "'");
+  layers_.emplace_back(name, std::move(layer));
+}
+
+Shape Sequential::out_shape(const Shape& in) const {
+  Shape shape = in;
+  for (const auto& [name, layer] : layers_) shape = layer->out_shape(shape);
+  return shape;
+}
+
+Tensor Sequential::forward(const Tensor& x, Mode mode) {
+  Tensor h = x;
+  for (auto& [name, layer] : layers_) h = layer->forward(h, mode);
+  return h;
+}
+
+Tensor Sequential::backward(const Tensor& dy) {
+  Tensor g = dy;
+  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) g = it->second->backward(g);
+  return g;
+}
+
+void Sequential::collect_params(const std::string& prefix, std::vector<ParamRef>& out) {
+  for (auto& [name, layer] : layers_) layer->collect_params(join_name(prefix, name), out);
+}
+
+int64_t Sequential::macs(const Shape& in) const {
+  int64_t total = 0;
+  Shape shape = in;
+  for (const auto& [name, layer] : layers_) {
+    total += layer->macs(shape);
+    shape = layer->out_shape(shape);
+  }
+  return total;
+}
+
+std::string Sequential::describe() const {
+  std::string s = "sequential(";
+  for (size_t i = 0; i < layers_.size(); ++i) s += (i ? ", " : "") + layers_[i].second->describe();
+  return s + ")";
+}
+
+void Sequential::report(const std::string& prefix, const Shape& in, std::vector<LayerReport>& out) {
+  Shape shape = in;
+  for (auto& [name, layer] : layers_) {
+    LayerReport line;
+    line.name = join_name(prefix, name);
+    line.description = layer->describe();
+    line.macs = layer->macs(shape);
+    shape = layer->out_shape(shape);
+    line.output_shape = shape;
+    for (ParamRef& ref : layer->named_params())
+      if (ref.param->trainable) line.parameters += ref.param->value.numel();
+    out.push_back(line);
+  }
+}
+
+}  // namespace branchy

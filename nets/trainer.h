@@ -1,0 +1,73 @@
+// trainer.h — the training loop for any BranchyNet (a plain net has one exit).
+//
+// Each epoch: shuffle (seeded by seed and epoch, so a resumed run sees the
+// same order), forward every exit, loss = sum_e weight_e * CE_e, backward,
+// optimizer step; then evaluate every exit on the validation split, print
+// one line, append a row to <out>/train_log.csv, redraw <out>/training.svg,
+// and save <out>/last.safetensors (weights + optimizer state, to resume) and
+// <out>/model.safetensors when the validation accuracy of the last exit is
+// the best so far. Files are written atomically: a run killed at any moment
+// keeps the previous checkpoint whole.
+//
+// Optionally the trunk is trained alone first (trunk_epochs), as BranchyNet
+// did, and the joint phase starts from it.
+//
+// A non-finite loss stops training with an Error naming the epoch and batch;
+// checkpoints already written stay as they were.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "datasets/batcher.h"
+#include "datasets/dataset.h"
+#include "datasets/normalizer.h"
+#include "engine/json.h"
+#include "nets/branchy_net.h"
+
+namespace branchy {
+
+struct TrainOptions {
+  int epochs = 10;        // joint epochs (after trunk_epochs)
+  int trunk_epochs = 0;   // epochs training only the last exit first
+  int batch_size = 64;
+  std::string optimizer = "adam";  // "adam" or "sgd"
+  float learning_rate = 1e-3f;
+  float momentum = 0.9f;           // sgd
+  bool nesterov = false;           // sgd
+  float weight_decay = 0.0f;
+  std::string lr_schedule = "constant";  // see engine/lr_schedule.h
+  std::vector<float> exit_weights;       // one per exit; empty = 1.0 each
+  Augmentation augmentation;
+  uint64_t seed = 1;
+  std::string out_dir;   // run folder; created if missing
+  bool resume = false;   // continue from <out_dir>/last.safetensors
+  bool quiet = false;    // no progress bars (tests)
+  Json dataset_info = Json::object();  // spec and class names, stored in checkpoints
+
+  Json to_json() const;
+};
+
+struct EpochRecord {
+  int epoch = 0;  // 1-based
+  std::string phase;  // "trunk" or "joint"
+  float learning_rate = 0;
+  double train_loss = 0;
+  std::vector<double> train_accuracy;       // per exit
+  std::vector<double> validation_loss;      // per exit
+  std::vector<double> validation_accuracy;  // per exit
+  double seconds = 0;
+  double images_per_second = 0;
+};
+
+struct TrainResult {
+  std::vector<EpochRecord> epochs;
+  int best_epoch = 0;
+  double best_validation_accuracy = 0;  // of the last exit
+  std::string model_path, last_path;
+};
+
+TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Normalizer& normalizer,
+                          const TrainOptions& options);
+
+}  // namespace branchy

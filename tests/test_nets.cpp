@@ -1,0 +1,191 @@
+// BranchyNet: wiring, joint backward, MAC counts, early exits that are really
+// taken, batch = batch-1, and the model file.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "engine/error.h"
+#include "engine/loss.h"
+#include "nets/early_exit.h"
+#include "nets/model_file.h"
+#include "nets/registry.h"
+#include "tests/gradcheck.h"
+
+using namespace branchy;
+using branchy::testing::random_tensor;
+
+namespace {
+
+// Sees every exit of a BranchyNet as one layer: y = concat of exit logits
+// along features, so the shared gradient checker can check joint backward.
+class AllExits : public Layer {
+ public:
+  explicit AllExits(BranchyNet& net) : net_(net) {}
+  Shape out_shape(const Shape& in) const override { return Shape{in[0], net_.num_exits() * net_.classes()}; }
+  Tensor forward(const Tensor& x, Mode mode) override {
+    const std::vector<Tensor> logits = net_.forward_exits(x, mode);
+    const int64_t N = x.dim(0), K = net_.classes();
+    Tensor y = Tensor::uninitialized(out_shape(x.shape()));
+    for (int64_t n = 0; n < N; ++n)
+      for (size_t e = 0; e < logits.size(); ++e)
+        for (int64_t k = 0; k < K; ++k) y[n * logits.size() * K + e * K + k] = logits[e][n * K + k];
+    return y;
+  }
+  Tensor backward(const Tensor& dy) override {
+    const int64_t N = dy.dim(0), K = net_.classes(), E = net_.num_exits();
+    std::vector<Tensor> d(E);
+    for (int64_t e = 0; e < E; ++e) {
+      d[e] = Tensor::uninitialized(Shape{N, K});
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t k = 0; k < K; ++k) d[e][n * K + k] = dy[n * E * K + e * K + k];
+    }
+    net_.backward_exits(d);
+    return input_gradient_;
+  }
+  void collect_params(const std::string&, std::vector<ParamRef>& out) override {
+    for (ParamRef& r : net_.named_params()) out.push_back(r);
+  }
+  std::string describe() const override { return "all exits of " + net_.name(); }
+  Tensor input_gradient_;
+
+ private:
+  BranchyNet& net_;
+};
+
+std::unique_ptr<BranchyNet> small_b_lenet(uint64_t seed) {
+  Json config = Json::object();
+  config.set("conv1", 3);
+  config.set("conv2", 4);
+  config.set("conv3", 4);
+  config.set("fc", 8);
+  config.set("branch_conv", 3);
+  return build_network("b-lenet", config, Shape{1, 1, 12, 12}, 4, seed);
+}
+
+}  // namespace
+
+TEST_CASE("b-lenet has BranchyNet's layout and MAC counts", "[nets]") {
+  auto net = build_network("b-lenet", Json::object(), Shape{1, 1, 28, 28}, 10, 1);
+  REQUIRE(net->num_exits() == 2);
+  REQUIRE(net->stage_output_shape(0) == (Shape{1, 5, 30, 30}));
+  REQUIRE(net->stage_macs(0) == 112500);
+  REQUIRE(net->branch_macs(0) == 107650);
+  REQUIRE(net->stage_macs(1) == 1027570);
+  REQUIRE(net->full_macs() == 1140070);
+  REQUIRE(branchy_path_macs(*net, 0) == 112500 + 107650);
+  REQUIRE(branchy_path_macs(*net, 1) == 1140070 + 107650);
+  REQUIRE(direct_path_macs(*net, 1) == 1140070);
+  auto plain = build_network("lenet", Json::object(), Shape{1, 1, 28, 28}, 10, 1);
+  REQUIRE(plain->num_exits() == 1);
+  REQUIRE(plain->full_macs() == 1140070);
+  // Names are PyTorch state_dict names.
+  const auto params = net->named_params();
+  REQUIRE(params.front().name == "stage0.conv1.weight");
+  bool has_branch_fc = false;
+  for (const auto& p : params) has_branch_fc |= p.name == "branch0.fc.weight";
+  REQUIRE(has_branch_fc);
+}
+
+TEST_CASE("networks reject unknown names and settings", "[nets]") {
+  REQUIRE_THROWS_WITH(build_network("b-vgg", Json::object(), Shape{1, 1, 28, 28}, 10, 1),
+                      Catch::Contains("unknown network 'b-vgg'") && Catch::Contains("b-lenet"));
+  REQUIRE_THROWS_WITH(build_network("lenet", parse_config_overrides("conv9=4"), Shape{1, 1, 28, 28}, 10, 1),
+                      Catch::Contains("conv9"));
+  REQUIRE_THROWS_WITH(parse_config_overrides("depth"), Catch::Contains("key=value"));
+}
+
+TEST_CASE("joint backward through trunk and branch matches finite differences", "[nets]") {
+  auto net = small_b_lenet(3);
+  AllExits all(*net);
+  branchy::testing::GradCheckOptions options;
+  options.max_coordinates_per_tensor = 20;
+  options.epsilon = 1e-3;  // a conv1 weight moves every pooled unit: small steps cross fewer kinks
+  // The wrapper cannot return dx; check parameters only by giving it an input gradient of the right shape.
+  const Tensor x = random_tensor(Shape{2, 1, 12, 12}, 5);
+  all.input_gradient_ = Tensor(x.shape());
+  options.check_input = false;
+  auto result = branchy::testing::check_gradients(all, x, options);
+  INFO(result.report);
+  REQUIRE(result.passed);
+  REQUIRE(result.coordinates_checked > 100);
+}
+
+TEST_CASE("early exits are really taken and batch equals batch-1", "[nets]") {
+  auto net = small_b_lenet(4);
+  const Tensor x = random_tensor(Shape{16, 1, 12, 12}, 6);
+  const std::vector<Tensor> all = net->forward_exits(x, Mode::eval);
+  const std::vector<float> entropy0 = softmax_entropy(all[0]);
+
+  SECTION("an infinite threshold sends everyone out at exit 0; the trunk's rest never runs") {
+    auto r = infer_early_exit(*net, x, {std::numeric_limits<float>::infinity()});
+    for (int e : r.exit) REQUIRE(e == 0);
+    REQUIRE(r.stage_samples[1] == 0);
+    REQUIRE(max_abs_difference(r.logits, all[0]) == 0.0f);
+  }
+  SECTION("a zero threshold sends everyone on (entropy is never below 0)") {
+    auto r = infer_early_exit(*net, x, {0.0f});
+    for (int e : r.exit) REQUIRE(e == 1);
+    REQUIRE(r.stage_samples[1] == 16);
+    REQUIRE(max_abs_difference(r.logits, all[1]) < 1e-5f);
+    REQUIRE(r.macs[0] == net->full_macs() + net->branch_macs(0));
+  }
+  SECTION("a median threshold splits the batch; each sample gets its own exit's answer") {
+    std::vector<float> sorted = entropy0;
+    std::sort(sorted.begin(), sorted.end());
+    const float threshold = sorted[8];
+    auto r = infer_early_exit(*net, x, {threshold});
+    int64_t exited = 0;
+    for (int64_t n = 0; n < 16; ++n) {
+      const int expected_exit = entropy0[n] < threshold ? 0 : 1;
+      REQUIRE(r.exit[n] == expected_exit);
+      exited += expected_exit == 0;
+      for (int k = 0; k < net->classes(); ++k)
+        REQUIRE(r.logits[n * net->classes() + k] == Approx(all[expected_exit][n * net->classes() + k]).margin(1e-5));
+      REQUIRE(r.macs[n] == branchy_path_macs(*net, expected_exit));
+      REQUIRE(r.buffered_bytes[n] == 3 * 14 * 14 * 4);  // h0 (3, 14, 14) floats held while branch 0 ran
+    }
+    REQUIRE(exited == 8);
+    REQUIRE(r.stage_samples[1] == 16 - exited);  // later stages only see samples that stayed
+    for (int64_t n = 0; n < 16; ++n) {
+      auto single = infer_early_exit(*net, x.batch_slice(n, n + 1), {threshold});
+      REQUIRE(single.exit[0] == r.exit[n]);
+      REQUIRE(single.prediction[0] == r.prediction[n]);
+    }
+    const std::vector<int> rule = branchy_exits({entropy0, softmax_entropy(all[1])}, {threshold});
+    REQUIRE(rule == r.exit);
+  }
+  REQUIRE_THROWS_AS(infer_early_exit(*net, x, {}), Error);
+}
+
+TEST_CASE("a model file round-trips and damaged or foreign files are clear errors", "[nets]") {
+  auto net = small_b_lenet(5);
+  ModelInfo info;
+  info.normalizer = Normalizer({0.5f}, {0.25f});
+  info.thresholds = {0.3f};
+  const std::string path = "build/test_model.safetensors";
+  save_model(path, *net, info);
+  LoadedModel loaded = load_model(path);
+  REQUIRE(loaded.net->name() == "b-lenet");
+  REQUIRE(loaded.net->config() == net->config());
+  REQUIRE(loaded.info.thresholds == std::vector<float>{0.3f});
+  REQUIRE(loaded.info.normalizer->mean() == std::vector<float>{0.5f});
+  const Tensor x = random_tensor(Shape{3, 1, 12, 12}, 7);
+  REQUIRE(max_abs_difference(loaded.net->forward_final(x, Mode::eval), net->forward_final(x, Mode::eval)) == 0.0f);
+
+  // A safetensors file that is not ours.
+  const std::string foreign = "build/test_foreign.safetensors";
+  save_safetensors(foreign, {{"weight", Tensor(Shape{2})}}, {});
+  REQUIRE_THROWS_WITH(load_model(foreign), Catch::Contains(foreign) && Catch::Contains("not a branchy model"));
+  // A truncated copy.
+  FILE* in = std::fopen(path.c_str(), "rb");
+  std::string bytes(1 << 20, '\0');
+  bytes.resize(std::fread(bytes.data(), 1, bytes.size(), in));
+  std::fclose(in);
+  const std::string truncated = "build/test_truncated.safetensors";
+  FILE* out = std::fopen(truncated.c_str(), "wb");
+  std::fwrite(bytes.data(), 1, bytes.size() / 2, out);
+  std::fclose(out);
+  REQUIRE_THROWS_WITH(load_model(truncated), Catch::Contains(truncated));
+}
