@@ -99,10 +99,16 @@ asan:
 bench: $(BENCH_BIN)
 	$(BENCH_BIN) $(BENCH_ARGS)
 
+# The main job: train B-LeNet on Fashion-MNIST, calibrate its entropy
+# thresholds on the validation split, and compare full vs branchy on test.
+DEMO_DIR    ?= runs/demo
+DEMO_EPOCHS ?= 5
 demo: all
-	./bin/branchy demo $(DEMO_ARGS)
+	./bin/branchy train --net b-lenet --data fashion-mnist --epochs $(DEMO_EPOCHS) --out $(DEMO_DIR) $(DEMO_ARGS)
+	./bin/branchy calibrate $(DEMO_DIR)/model.safetensors
+	./bin/branchy eval $(DEMO_DIR)/model.safetensors --policy full,branchy
 
 clean:
-	rm -rf build bin/branchy
+	rm -rf build bin/branchy runs
 
 -include $(LIB_OBJECTS:.o=.d) $(BIN_OBJECTS:.o=.d) $(TEST_OBJECTS:.o=.d) $(BENCH_OBJECTS:.o=.d)

@@ -21,6 +21,7 @@ const Command commands[] = {
     {"train", "train a network (any of: branchy train --help)", branchy::command_train},
     {"eval", "evaluate a model on a dataset split", branchy::command_eval},
     {"infer", "classify one image file or one dataset sample", branchy::command_infer},
+    {"calibrate", "choose entropy thresholds on the validation split", branchy::command_calibrate},
     {"info", "print a model's network, parameters and MACs per layer", branchy::command_info},
 };
 

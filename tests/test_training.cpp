@@ -1,0 +1,166 @@
+// The training loop end to end: a tiny branchy net learns a small synthetic
+// task well above chance, a resumed run equals an uninterrupted one, and a
+// diverging run stops with a clear error without touching saved checkpoints.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "engine/checkpoint.h"
+#include "engine/error.h"
+#include "engine/rng.h"
+#include "nets/calibration.h"
+#include "nets/exit_outputs.h"
+#include "nets/model_file.h"
+#include "nets/registry.h"
+#include "nets/trainer.h"
+
+using namespace branchy;
+
+namespace {
+
+// Four classes of 12×12 grey images: a bright 4×4 square in one of the four
+// quadrants, on noise. Easy for a conv net, impossible by chance (25%).
+Dataset quadrant_dataset(int64_t count, uint64_t seed, const std::string& name) {
+  Dataset d;
+  d.channels = 1;
+  d.height = d.width = 12;
+  d.num_classes = 4;
+  d.class_names = {"top-left", "top-right", "bottom-left", "bottom-right"};
+  d.name = name;
+  Rng rng(seed);
+  d.pixels.resize(count * 144);
+  for (int64_t i = 0; i < count; ++i) {
+    const int label = static_cast<int>(rng.below(4));
+    d.labels.push_back(label);
+    uint8_t* image = d.pixels.data() + i * 144;
+    for (int p = 0; p < 144; ++p) image[p] = static_cast<uint8_t>(rng.below(90));
+    const int top = (label / 2) * 6 + 1 + static_cast<int>(rng.below(2));
+    const int left = (label % 2) * 6 + 1 + static_cast<int>(rng.below(2));
+    for (int y = top; y < top + 4; ++y)
+      for (int x = left; x < left + 4; ++x) image[y * 12 + x] = 230;
+  }
+  return d;
+}
+
+DatasetSplits quadrant_splits() {
+  DatasetSplits s;
+  s.train = quadrant_dataset(256, 1, "quadrants/train");
+  s.validation = quadrant_dataset(64, 2, "quadrants/validation");
+  s.test = quadrant_dataset(64, 3, "quadrants/test");
+  return s;
+}
+
+std::unique_ptr<BranchyNet> tiny_b_lenet() {
+  return build_network("b-lenet", parse_config_overrides("conv1=4,conv2=6,conv3=6,fc=16,branch_conv=4"),
+                       Shape{1, 1, 12, 12}, 4, 11);
+}
+
+TrainOptions quick_options(const std::string& out_dir, int epochs) {
+  TrainOptions o;
+  o.epochs = epochs;
+  o.batch_size = 32;
+  o.learning_rate = 3e-3f;
+  o.out_dir = out_dir;
+  o.quiet = true;
+  o.seed = 5;
+  return o;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+TEST_CASE("a tiny b-lenet learns a small task well above chance at every exit", "[training]") {
+  const DatasetSplits data = quadrant_splits();
+  const Normalizer normalizer = Normalizer::from_dataset(data.train);
+  auto net = tiny_b_lenet();
+  const TrainResult result = train_network(*net, data, normalizer, quick_options("build/test_runs/learn", 6));
+  REQUIRE(result.epochs.size() == 6);
+  REQUIRE(result.epochs.back().train_loss < result.epochs.front().train_loss);
+  LoadedModel best = load_model(result.model_path);
+  const ExitOutputs test = run_all_exits(*best.net, data.test, &normalizer, 32);
+  INFO("test accuracy exit0 " << test.accuracy(0) << " exit1 " << test.accuracy(1));
+  REQUIRE(test.accuracy(0) > 0.8);  // chance is 0.25
+  REQUIRE(test.accuracy(1) > 0.8);
+  // The log has a header and one row per epoch.
+  const std::string log = read_file("build/test_runs/learn/train_log.csv");
+  REQUIRE(std::count(log.begin(), log.end(), '\n') == 7);
+  REQUIRE(log.rfind("epoch,phase,learning_rate,train_loss", 0) == 0);
+
+  // Calibration on the validation split: the chosen setting keeps accuracy within the allowed drop.
+  const ExitOutputs validation = run_all_exits(*best.net, data.validation, &normalizer, 32);
+  const auto frontier = accuracy_cost_frontier(sweep_thresholds(*best.net, validation, default_threshold_grid()));
+  REQUIRE(!frontier.empty());
+  for (size_t i = 1; i < frontier.size(); ++i) {
+    REQUIRE(frontier[i].mean_macs > frontier[i - 1].mean_macs);
+    REQUIRE(frontier[i].accuracy > frontier[i - 1].accuracy);
+  }
+  const ThresholdSetting chosen = choose_thresholds(frontier, validation.accuracy(1), 0.02);
+  REQUIRE(chosen.accuracy >= validation.accuracy(1) - 0.02);
+}
+
+TEST_CASE("a resumed run ends exactly where an uninterrupted run ends", "[training]") {
+  const DatasetSplits data = quadrant_splits();
+  const Normalizer normalizer = Normalizer::from_dataset(data.train);
+
+  auto straight = tiny_b_lenet();
+  train_network(*straight, data, normalizer, quick_options("build/test_runs/straight", 3));
+
+  auto interrupted = tiny_b_lenet();
+  TrainOptions first = quick_options("build/test_runs/resumed", 2);
+  train_network(*interrupted, data, normalizer, first);
+  auto resumed = tiny_b_lenet();  // a fresh process would start from fresh weights
+  TrainOptions rest = quick_options("build/test_runs/resumed", 3);
+  rest.resume = true;
+  const TrainResult result = train_network(*resumed, data, normalizer, rest);
+  REQUIRE(result.epochs.size() == 1);
+  REQUIRE(result.epochs[0].epoch == 3);
+
+  const auto a = straight->named_params(), b = resumed->named_params();
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO(a[i].name);
+    REQUIRE(max_abs_difference(a[i].param->value, b[i].param->value) == 0.0f);
+  }
+}
+
+TEST_CASE("a diverging run stops with a clear error and keeps its checkpoints", "[training]") {
+  const DatasetSplits data = quadrant_splits();
+  const Normalizer normalizer = Normalizer::from_dataset(data.train);
+  auto net = tiny_b_lenet();
+  train_network(*net, data, normalizer, quick_options("build/test_runs/diverge", 1));
+  const std::string before = read_file("build/test_runs/diverge/last.safetensors");
+  REQUIRE(!before.empty());
+
+  // Poison the last layer's bias: the next forward gives NaN logits.
+  for (ParamRef& p : net->named_params())
+    if (p.name == "stage1.fc2.bias") p.param->value[0] = std::numeric_limits<float>::quiet_NaN();
+  TrainOptions more = quick_options("build/test_runs/diverge", 2);
+  REQUIRE_THROWS_WITH(train_network(*net, data, normalizer, more),
+                      Catch::Contains("diverged") && Catch::Contains("epoch 1"));
+  REQUIRE(read_file("build/test_runs/diverge/last.safetensors") == before);
+}
+
+TEST_CASE("resuming without a checkpoint, or another network's, is a clear error", "[training]") {
+  const DatasetSplits data = quadrant_splits();
+  const Normalizer normalizer = Normalizer::from_dataset(data.train);
+  auto net = tiny_b_lenet();
+  TrainOptions o = quick_options("build/test_runs/nothing_here", 1);
+  o.resume = true;
+  REQUIRE_THROWS_WITH(train_network(*net, data, normalizer, o), Catch::Contains("last.safetensors"));
+
+  train_network(*net, data, normalizer, quick_options("build/test_runs/other", 1));
+  auto other = build_network("lenet", parse_config_overrides("conv1=4,conv2=6,conv3=6,fc=16"), Shape{1, 1, 12, 12}, 4, 1);
+  TrainOptions r = quick_options("build/test_runs/other", 2);
+  r.resume = true;
+  REQUIRE_THROWS_WITH(train_network(*other, data, normalizer, r), Catch::Contains("not the requested lenet"));
+}
