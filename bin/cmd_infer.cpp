@@ -39,6 +39,7 @@ int command_infer(int argc, char** argv) {
   args.option("image", "FILE", "", "a PNG/JPEG/BMP/PGM file of the model's size");
   args.option("index", "N", "", "a sample of the dataset's test split instead of --image");
   add_data_options(args, "");
+  args.flag("json", "print class, probabilities and every exit's logits as one JSON object");
   if (!args.parse(argc, argv)) return 0;
   if (args.given("image") == args.given("index")) throw UsageError("give exactly one of --image and --index");
   const std::string path = args.get("MODEL");
@@ -69,6 +70,22 @@ int command_infer(int argc, char** argv) {
   const std::vector<Tensor> logits = net.forward_exits(image, Mode::eval);
   const Tensor probabilities = softmax(logits.back());
   const int predicted = argmax_row(logits.back(), 0);
+  if (args.given("json")) {
+    Json out = Json::object();
+    out.set("class", predicted);
+    if (true_label >= 0) out.set("label", true_label);
+    Json probs = Json::array(), exits = Json::array();
+    for (int k = 0; k < net.classes(); ++k) probs.push_back(static_cast<double>(probabilities[k]));
+    for (const Tensor& l : logits) {
+      Json row = Json::array();
+      for (int k = 0; k < net.classes(); ++k) row.push_back(static_cast<double>(l[k]));
+      exits.push_back(row);
+    }
+    out.set("probabilities", probs);
+    out.set("logits", exits);
+    std::printf("%s\n", out.dump().c_str());
+    return 0;
+  }
   auto class_name = [&](int k) {
     return k >= 0 && k < static_cast<int>(class_names.size()) ? class_names[k] : std::to_string(k);
   };
