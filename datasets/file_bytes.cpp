@@ -1,0 +1,96 @@
+#include "datasets/file_bytes.h"
+
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include "engine/error.h"
+
+namespace branchy {
+
+namespace {
+
+constexpr size_t chunk_bytes = size_t{1} << 20;
+
+struct FileCloser {
+  void operator()(std::FILE* file) const { std::fclose(file); }
+};
+struct GzCloser {
+  void operator()(gzFile_s* file) const { gzclose(file); }
+};
+
+std::unique_ptr<std::FILE, FileCloser> open_or_fail(const std::string& path) {
+  BRANCHY_CHECK(!std::filesystem::is_directory(path), "cannot read file ", path,
+                ": it is a directory");
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (!file) fail("cannot open file ", path, ": ", std::strerror(errno));
+  return std::unique_ptr<std::FILE, FileCloser>(file);
+}
+
+bool starts_with_gzip_magic(std::FILE* file) {
+  unsigned char magic[2] = {0, 0};
+  const size_t got = std::fread(magic, 1, 2, file);
+  return got == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+}
+
+std::vector<uint8_t> read_plain(std::FILE* file, const std::string& path) {
+  std::vector<uint8_t> bytes;
+  std::error_code error;
+  const auto size = std::filesystem::file_size(path, error);
+  if (!error) bytes.reserve(static_cast<size_t>(size));
+  std::vector<uint8_t> chunk(chunk_bytes);
+  for (;;) {
+    const size_t got = std::fread(chunk.data(), 1, chunk.size(), file);
+    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(got));
+    if (got < chunk.size()) break;
+  }
+  if (std::ferror(file)) fail("cannot read file ", path, ": read error");
+  return bytes;
+}
+
+std::vector<uint8_t> read_gzip(const std::string& path) {
+  std::unique_ptr<gzFile_s, GzCloser> file(gzopen(path.c_str(), "rb"));
+  if (!file) fail("cannot open file ", path, ": ", std::strerror(errno));
+  gzbuffer(file.get(), 256 * 1024);
+  std::vector<uint8_t> bytes;
+  for (;;) {
+    const size_t old_size = bytes.size();
+    bytes.resize(old_size + chunk_bytes);
+    const int got = gzread(file.get(), bytes.data() + old_size, static_cast<unsigned>(chunk_bytes));
+    bytes.resize(old_size + static_cast<size_t>(got > 0 ? got : 0));
+    int error_number = Z_OK;
+    const char* message = gzerror(file.get(), &error_number);
+    // zlib reports a stream that stops before its end (or before its CRC
+    // trailer) as Z_BUF_ERROR, "unexpected end of file".
+    if (error_number == Z_BUF_ERROR)
+      fail("file ", path, ": truncated gzip stream (", message, ") after ", bytes.size(),
+           " uncompressed bytes");
+    if (error_number != Z_OK || got < 0) fail("file ", path, ": corrupt gzip data (", message, ")");
+    if (got == 0) break;
+  }
+  return bytes;
+}
+
+}  // namespace
+
+bool is_regular_file(const std::string& path) {
+  std::error_code error;
+  return std::filesystem::is_regular_file(path, error);
+}
+
+std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  auto file = open_or_fail(path);
+  const bool gzip = starts_with_gzip_magic(file.get());
+  if (gzip) {
+    file.reset();
+    return read_gzip(path);
+  }
+  std::rewind(file.get());
+  return read_plain(file.get(), path);
+}
+
+}  // namespace branchy
