@@ -1,0 +1,167 @@
+#include "layers/batchnorm.h"
+
+#include <cmath>
+
+#include "engine/error.h"
+#include "engine/kernels.h"
+#include "engine/threads.h"
+
+namespace branchy {
+
+namespace {
+
+// Elements per channel within one sample: H * W for images, 1 for (N, C).
+int64_t plane_size(const Shape& shape) { return shape.sample_numel() / shape[1]; }
+
+// Checked before the Params are sized by it (Shape would reject a negative
+// count with a message that does not name the layer).
+int checked_channels(int channels) {
+  BRANCHY_CHECK(channels >= 1, "batchnorm: channels must be at least 1, got ", channels);
+  return channels;
+}
+
+}  // namespace
+
+BatchNorm2d::BatchNorm2d(int channels, float eps, float momentum)
+    : weight(Shape{checked_channels(channels)}),
+      bias(Shape{channels}),
+      running_mean(Shape{channels}, /*is_trainable=*/false),
+      running_var(Shape{channels}, /*is_trainable=*/false),
+      channels_(channels),
+      eps_(eps),
+      momentum_(momentum),
+      batch_mean_(static_cast<size_t>(channels)),
+      batch_inv_std_(static_cast<size_t>(channels)),
+      scale_(static_cast<size_t>(channels)),
+      shift_(static_cast<size_t>(channels)) {
+  BRANCHY_CHECK(eps > 0.0f, "batchnorm: eps must be positive, got ", eps);
+  BRANCHY_CHECK(momentum >= 0.0f && momentum <= 1.0f, "batchnorm: momentum must be in [0, 1], got ", momentum);
+  weight.value.fill(1.0f);
+  running_var.value.fill(1.0f);
+}
+
+std::string BatchNorm2d::describe() const { return "batchnorm " + std::to_string(channels_); }
+
+Shape BatchNorm2d::out_shape(const Shape& in) const {
+  BRANCHY_CHECK(in.rank() >= 2 && in.rank() <= 4 && in[1] == channels_, describe(),
+                ": expected input (N, ", channels_, "), (N, ", channels_, ", L) or (N, ", channels_,
+                ", H, W), got ", in.str());
+  return in;
+}
+
+void BatchNorm2d::collect_params(const std::string& prefix, std::vector<ParamRef>& out) {
+  out.push_back({join_name(prefix, "weight"), &weight});
+  out.push_back({join_name(prefix, "bias"), &bias});
+  out.push_back({join_name(prefix, "running_mean"), &running_mean});
+  out.push_back({join_name(prefix, "running_var"), &running_var});
+}
+
+void BatchNorm2d::compute_batch_statistics(const Tensor& x) {
+  const int64_t batch = x.dim(0), plane = plane_size(x.shape());
+  const int64_t count = batch * plane;  // M: values per channel
+  BRANCHY_CHECK(count > 1, describe(), ": train mode needs more than one value per channel, got input ",
+                x.shape().str());
+  const float* x_data = x.data();
+  float* running_mean_data = running_mean.value.data();
+  float* running_var_data = running_var.value.data();
+#pragma omp parallel for if (worth_parallel(x.numel()))
+  for (int64_t c = 0; c < channels_; ++c) {
+    // Two passes in double: the mean, then squared deviations from it (no
+    // cancellation as with E[x^2] - E[x]^2).
+    double total = 0.0;
+    for (int64_t n = 0; n < batch; ++n) total += sum(x_data + (n * channels_ + c) * plane, plane);
+    const double mean = total / static_cast<double>(count);
+    double squares = 0.0;
+    for (int64_t n = 0; n < batch; ++n) {
+      const float* x_plane = x_data + (n * channels_ + c) * plane;
+      for (int64_t i = 0; i < plane; ++i) {
+        const double deviation = x_plane[i] - mean;
+        squares += deviation * deviation;
+      }
+    }
+    const double biased_var = squares / static_cast<double>(count);
+    const double unbiased_var = squares / static_cast<double>(count - 1);
+    batch_mean_[c] = static_cast<float>(mean);
+    batch_inv_std_[c] = static_cast<float>(1.0 / std::sqrt(biased_var + eps_));
+    running_mean_data[c] = (1.0f - momentum_) * running_mean_data[c] + momentum_ * static_cast<float>(mean);
+    running_var_data[c] =
+        (1.0f - momentum_) * running_var_data[c] + momentum_ * static_cast<float>(unbiased_var);
+  }
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
+  const Shape shape = out_shape(x.shape());
+  const float* weight_data = weight.value.data();
+  const float* bias_data = bias.value.data();
+  if (mode == Mode::train) {
+    compute_batch_statistics(x);
+    for (int64_t c = 0; c < channels_; ++c) {
+      scale_[c] = weight_data[c] * batch_inv_std_[c];
+      shift_[c] = bias_data[c] - batch_mean_[c] * scale_[c];
+    }
+    x_ = x;
+  } else {
+    const float* mean = running_mean.value.data();
+    const float* var = running_var.value.data();
+    for (int64_t c = 0; c < channels_; ++c) {
+      scale_[c] = weight_data[c] / std::sqrt(var[c] + eps_);
+      shift_[c] = bias_data[c] - mean[c] * scale_[c];
+    }
+    x_ = Tensor();
+  }
+  // y = x * scale_c + shift_c, one sample (C planes) at a time.
+  const int64_t batch = shape[0], plane = plane_size(shape), sample = channels_ * plane;
+  Tensor y = Tensor::uninitialized(shape);
+  const float* x_data = x.data();
+  float* y_data = y.data();
+#pragma omp parallel for if (worth_parallel(x.numel()))
+  for (int64_t n = 0; n < batch; ++n)
+    channel_affine(x_data + n * sample, scale_.data(), shift_.data(), y_data + n * sample, channels_, plane);
+  return y;
+}
+
+Tensor BatchNorm2d::backward(const Tensor& dy) {
+  BRANCHY_CHECK(x_.defined(), describe(), ": backward needs a train-mode forward first");
+  BRANCHY_CHECK(dy.shape() == x_.shape(), describe(), ": backward got dy ", dy.shape().str(), ", expected ",
+                x_.shape().str());
+  // With x_hat = (x - mean) * inv_std and M values per channel:
+  //   dL/dbias   = sum dy,   dL/dweight = sum dy * x_hat,
+  //   dx = weight * inv_std * (dy - mean(dy) - x_hat * mean(dy * x_hat)).
+  const int64_t batch = x_.dim(0), plane = plane_size(x_.shape());
+  const double count = static_cast<double>(batch * plane);
+  Tensor dx = Tensor::uninitialized(x_.shape());
+  const float* x_data = x_.data();
+  const float* dy_data = dy.data();
+  float* dx_data = dx.data();
+  const float* weight_data = weight.value.data();
+  float* weight_grad = weight.grad.data();
+  float* bias_grad = bias.grad.data();
+#pragma omp parallel for if (worth_parallel(x_.numel()))
+  for (int64_t c = 0; c < channels_; ++c) {
+    const float mean = batch_mean_[c], inv_std = batch_inv_std_[c];
+    double sum_dy = 0.0, sum_dy_x_hat = 0.0;
+    for (int64_t n = 0; n < batch; ++n) {
+      const int64_t offset = (n * channels_ + c) * plane;
+      for (int64_t i = 0; i < plane; ++i) {
+        const double x_hat = (x_data[offset + i] - mean) * inv_std;
+        sum_dy += dy_data[offset + i];
+        sum_dy_x_hat += dy_data[offset + i] * x_hat;
+      }
+    }
+    weight_grad[c] += static_cast<float>(sum_dy_x_hat);
+    bias_grad[c] += static_cast<float>(sum_dy);
+    const float gain = weight_data[c] * inv_std;
+    const float mean_dy = static_cast<float>(sum_dy / count);
+    const float mean_dy_x_hat = static_cast<float>(sum_dy_x_hat / count);
+    for (int64_t n = 0; n < batch; ++n) {
+      const int64_t offset = (n * channels_ + c) * plane;
+      for (int64_t i = 0; i < plane; ++i) {
+        const float x_hat = (x_data[offset + i] - mean) * inv_std;
+        dx_data[offset + i] = gain * (dy_data[offset + i] - mean_dy - x_hat * mean_dy_x_hat);
+      }
+    }
+  }
+  return dx;
+}
+
+}  // namespace branchy

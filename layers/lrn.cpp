@@ -1,0 +1,113 @@
+#include "layers/lrn.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "engine/error.h"
+#include "engine/threads.h"
+
+namespace branchy {
+
+namespace {
+
+// Elements per channel within one sample (H * W for images).
+int64_t plane_size(const Shape& shape) { return shape.sample_numel() / shape[1]; }
+
+}  // namespace
+
+LocalResponseNorm::LocalResponseNorm(int size, float alpha, float beta, float k)
+    : size_(size), alpha_(alpha), beta_(beta), k_(k) {
+  BRANCHY_CHECK(size >= 1, "lrn: size must be at least 1, got ", size);
+  // k > 0 and alpha >= 0 keep the denominator d above 0.
+  BRANCHY_CHECK(k > 0.0f, "lrn: k must be positive, got ", k);
+  BRANCHY_CHECK(alpha >= 0.0f, "lrn: alpha must not be negative, got ", alpha);
+}
+
+std::string LocalResponseNorm::describe() const {
+  std::ostringstream text;
+  text << "lrn size" << size_ << " alpha" << alpha_ << " beta" << beta_ << " k" << k_;
+  return text.str();
+}
+
+Shape LocalResponseNorm::out_shape(const Shape& in) const {
+  BRANCHY_CHECK(in.rank() >= 3 && in.rank() <= 5, describe(), ": expected input (N, C, H, W) (or (N, C, L), ",
+                "(N, C, D, H, W)), got ", in.str());
+  return in;
+}
+
+Tensor LocalResponseNorm::forward(const Tensor& x, Mode mode) {
+  const Shape shape = out_shape(x.shape());
+  const int64_t channels = shape[1], plane = plane_size(shape);
+  const int64_t planes = shape[0] * channels;
+  const bool keep = mode == Mode::train;
+  Tensor y = Tensor::uninitialized(shape);
+  Tensor denominator = keep ? Tensor::uninitialized(shape) : Tensor();
+  const float* x_data = x.data();
+  float* y_data = y.data();
+  float* d_data = keep ? denominator.data() : nullptr;
+  const float alpha_over_size = alpha_ / static_cast<float>(size_);
+  const int64_t before = size_ / 2, after = (size_ - 1) / 2;  // W(c) = [c - before, c + after]
+#pragma omp parallel for if (worth_parallel(x.numel() * size_))
+  for (int64_t n_c = 0; n_c < planes; ++n_c) {
+    const int64_t n = n_c / channels, c = n_c % channels;
+    const int64_t first = std::max<int64_t>(c - before, 0), last = std::min(c + after, channels - 1);
+    const float* x_sample = x_data + n * channels * plane;  // (C, plane)
+    const float* x_plane = x_sample + c * plane;
+    float* y_plane = y_data + n_c * plane;
+    for (int64_t i = 0; i < plane; ++i) {
+      float squares = 0.0f;
+      for (int64_t other = first; other <= last; ++other) {
+        const float value = x_sample[other * plane + i];
+        squares += value * value;
+      }
+      const float d = k_ + alpha_over_size * squares;
+      y_plane[i] = x_plane[i] * std::pow(d, -beta_);
+      if (keep) d_data[n_c * plane + i] = d;
+    }
+  }
+  x_ = keep ? x : Tensor();
+  y_ = keep ? y : Tensor();
+  denominator_ = denominator;
+  return y;
+}
+
+Tensor LocalResponseNorm::backward(const Tensor& dy) {
+  BRANCHY_CHECK(x_.defined(), describe(), ": backward needs a train-mode forward first");
+  BRANCHY_CHECK(dy.shape() == x_.shape(), describe(), ": backward got dy ", dy.shape().str(), ", expected ",
+                x_.shape().str());
+  const Shape& shape = x_.shape();
+  const int64_t channels = shape[1], plane = plane_size(shape);
+  const int64_t planes = shape[0] * channels;
+  const float* x_data = x_.data();
+  const float* y_data = y_.data();
+  const float* d_data = denominator_.data();
+  const float* dy_data = dy.data();
+
+  // ratio = dy * y / d, the per-channel term every window that reads x_j sums.
+  Tensor ratio = Tensor::uninitialized(shape);
+  float* ratio_data = ratio.data();
+  for (int64_t i = 0; i < ratio.numel(); ++i) ratio_data[i] = dy_data[i] * y_data[i] / d_data[i];
+
+  Tensor dx = Tensor::uninitialized(shape);
+  float* dx_data = dx.data();
+  const float coefficient = 2.0f * alpha_ * beta_ / static_cast<float>(size_);
+  // j is in W(c) exactly when c is in [j - after, j + before].
+  const int64_t before = size_ / 2, after = (size_ - 1) / 2;
+#pragma omp parallel for if (worth_parallel(dx.numel() * size_))
+  for (int64_t n_j = 0; n_j < planes; ++n_j) {
+    const int64_t n = n_j / channels, j = n_j % channels;
+    const int64_t first = std::max<int64_t>(j - after, 0), last = std::min(j + before, channels - 1);
+    const float* ratio_sample = ratio_data + n * channels * plane;  // (C, plane)
+    const int64_t offset = n_j * plane;
+    for (int64_t i = 0; i < plane; ++i) {
+      float window_sum = 0.0f;
+      for (int64_t c = first; c <= last; ++c) window_sum += ratio_sample[c * plane + i];
+      dx_data[offset + i] = dy_data[offset + i] * std::pow(d_data[offset + i], -beta_) -
+                            coefficient * x_data[offset + i] * window_sum;
+    }
+  }
+  return dx;
+}
+
+}  // namespace branchy
