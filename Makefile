@@ -8,6 +8,7 @@
 #   make deps       installs the Debian packages that are missing
 #
 # Switches: ARCH=native|x86-64-v3|...  SANITIZE=0|1  BUILD=dir  OPTFLAGS=-O0 (quick builds)  TEST_ARGS="[tag]"
+#           BENCH_ARGS="--quick --csv FILE --only TEXT"  DEMO_EPOCHS=n
 
 ARCH     ?= native
 SANITIZE ?= 0

@@ -55,6 +55,9 @@ int main(int argc, char** argv) {
     } catch (const std::bad_alloc&) {
       std::fprintf(stderr, "branchy %s: error: out of memory\n", c.name);
       return 1;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "branchy %s: error: %s\n", c.name, e.what());
+      return 1;
     }
   }
   std::fprintf(stderr, "branchy: unknown command '%s'\n", name.c_str());

@@ -49,6 +49,9 @@ int command_calibrate(int argc, char** argv) {
   LoadedModel model = load_model(path);
   BranchyNet& net = *model.net;
   if (net.num_exits() < 2) fail(path, ": ", net.name(), " has no branches to calibrate");
+  for (const NamedTensor& t : model.checkpoint.tensors)
+    if (t.name.rfind("optimizer.", 0) == 0)
+      fail(path, ": is a training checkpoint (it holds optimizer state); calibrate the run's model.safetensors");
   const std::string spec = args.given("data") ? args.get("data") : model_dataset_spec(model.info);
   const DatasetSplits data = load_data_from(args, spec);
   if (data.validation.size() == 0) throw UsageError("the validation split is empty (see --validation)");

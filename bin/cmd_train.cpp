@@ -1,4 +1,5 @@
 // branchy train — trains a network and reports it on the test split.
+#include <cmath>
 #include <cstdio>
 
 #include "bin/commands.h"
@@ -23,7 +24,8 @@ std::vector<float> parse_weights(const ArgParser& args) {
   for (const std::string& item : args.get_list("exit-weights")) {
     char* end = nullptr;
     const float w = std::strtof(item.c_str(), &end);
-    if (*end != '\0' || !(w >= 0.0f)) throw UsageError("--exit-weights wants non-negative numbers, got '" + item + "'");
+    if (*end != '\0' || !(w >= 0.0f) || !std::isfinite(w))
+      throw UsageError("--exit-weights wants finite non-negative numbers, got '" + item + "'");
     weights.push_back(w);
   }
   return weights;
@@ -76,6 +78,8 @@ int command_train(int argc, char** argv) {
   options.seed = static_cast<uint64_t>(seed);
   options.resume = args.given("resume");
   options.quiet = args.given("quiet");
+  if (!(options.momentum >= 0 && options.momentum < 1) || !(options.weight_decay >= 0))
+    throw UsageError("--momentum must be in [0, 1) and --weight-decay >= 0");
   if (options.epochs < 0 || options.trunk_epochs < 0 || options.batch_size < 1 || options.learning_rate <= 0 ||
       options.augmentation.crop_padding < 0)
     throw UsageError("--epochs, --trunk-epochs, --crop must be >= 0, --batch >= 1 and --lr > 0");
@@ -88,7 +92,11 @@ int command_train(int argc, char** argv) {
   const Json overrides = args.get("config").empty() ? Json::object() : parse_config_overrides(args.get("config"));
   std::unique_ptr<BranchyNet> net =
       build_network(net_name, overrides, data.train.sample_shape(), data.train.num_classes, options.seed);
-  const Normalizer normalizer = Normalizer::from_dataset(data.train);
+  Normalizer normalizer = Normalizer::from_dataset(data.train);
+  if (options.resume) {  // continue with the statistics the run started with
+    const LoadedModel last = load_model(options.out_dir + "/last.safetensors");
+    if (last.info.normalizer) normalizer = *last.info.normalizer;
+  }
 
   std::printf("training %s (%lld parameters, %lld MACs per sample at the last exit) on %s: %lld train, %lld "
               "validation, %lld test samples\n",

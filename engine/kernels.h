@@ -20,7 +20,7 @@ void axpy(float alpha, const float* x, float* y, int64_t n);
 void scale(float* x, float alpha, int64_t n);
 // Sum of x, accumulated in double.
 double sum(const float* x, int64_t n);
-// Per-channel affine over planes: y[c][i] = x[c][i] * scale[c] + shift[c],
+// Per-channel affine over planes: y[c][i] = x[c][i] * scale[c] + shift[c] (y may be x),
 // for `channels` planes of `plane` elements (batch-norm apply, bias add).
 void channel_affine(const float* x, const float* scale, const float* shift, float* y,
                     int64_t channels, int64_t plane);

@@ -35,6 +35,12 @@ void BranchyNet::validate() {
     }
   }
   BRANCHY_CHECK(h == logits, name_, ": the last stage gives ", h.str(), ", expected ", logits.str());
+  stage_macs_cache_.clear();
+  branch_macs_cache_.clear();
+  for (int i = 0; i < num_stages(); ++i) {
+    stage_macs_cache_.push_back(stages_[i]->macs(stage_input_shape(i)));
+    if (i < num_stages() - 1) branch_macs_cache_.push_back(branches_[i]->macs(stage_output_shape(i)));
+  }
 }
 
 std::vector<Tensor> BranchyNet::forward_exits(const Tensor& x, Mode mode) {
@@ -99,9 +105,25 @@ Shape BranchyNet::stage_input_shape(int i) const {
 
 Shape BranchyNet::stage_output_shape(int i) const { return stages_[i]->out_shape(stage_input_shape(i)); }
 
-int64_t BranchyNet::stage_macs(int i) const { return stages_[i]->macs(stage_input_shape(i)); }
+int64_t BranchyNet::stage_macs(int i) const {
+  if (i < static_cast<int>(stage_macs_cache_.size())) return stage_macs_cache_[i];
+  return stages_[i]->macs(stage_input_shape(i));
+}
 
-int64_t BranchyNet::branch_macs(int i) const { return branches_[i]->macs(stage_output_shape(i)); }
+int64_t BranchyNet::branch_macs(int i) const {
+  if (i < static_cast<int>(branch_macs_cache_.size())) return branch_macs_cache_[i];
+  return branches_[i]->macs(stage_output_shape(i));
+}
+
+std::vector<Layer*> BranchyNet::top_level_layers() {
+  std::vector<Layer*> layers;
+  for (int i = 0; i < num_stages(); ++i) {
+    for (size_t j = 0; j < stages_[i]->size(); ++j) layers.push_back(&stages_[i]->layer(j));
+    if (i < static_cast<int>(branches_.size()))
+      for (size_t j = 0; j < branches_[i]->size(); ++j) layers.push_back(&branches_[i]->layer(j));
+  }
+  return layers;
+}
 
 int64_t BranchyNet::full_macs() const {
   int64_t total = 0;

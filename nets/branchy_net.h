@@ -34,6 +34,8 @@ class BranchyNet {
   Sequential& add_branch();
   // Checks the wiring: one branch per stage but the last; every exit gives
   // (1, classes). Throws Error naming the network and the segment otherwise.
+  // Also caches each segment's MACs, which inference reads on every batch:
+  // call it again after changing a stage or branch.
   void validate();
 
   const std::string& name() const { return name_; }
@@ -66,6 +68,8 @@ class BranchyNet {
   Shape stage_input_shape(int i) const;
 
   std::vector<LayerReport> report();
+  // Every top-level layer of every stage and branch (e.g. to reseed dropout).
+  std::vector<Layer*> top_level_layers();
 
  private:
   std::string name_;
@@ -74,6 +78,7 @@ class BranchyNet {
   int classes_;
   std::vector<std::unique_ptr<Sequential>> stages_;
   std::vector<std::unique_ptr<Sequential>> branches_;
+  std::vector<int64_t> stage_macs_cache_, branch_macs_cache_;  // per sample, filled by validate()
 };
 
 }  // namespace branchy

@@ -16,6 +16,8 @@ ThresholdSetting evaluate_thresholds(const BranchyNet& net, const ExitOutputs& o
                                      const std::vector<float>& thresholds) {
   const int exits = outputs.num_exits();
   BRANCHY_CHECK(exits == net.num_exits(), "exit outputs of ", exits, " exits for a net with ", net.num_exits());
+  BRANCHY_CHECK(static_cast<int>(thresholds.size()) == exits - 1, net.name(), " has ", exits - 1, " branches but ",
+                thresholds.size(), " thresholds were given");
   std::vector<int64_t> path_macs(exits);
   for (int e = 0; e < exits; ++e) path_macs[e] = branchy_path_macs(net, e);
   ThresholdSetting s;

@@ -65,6 +65,8 @@ std::vector<int> branchy_exits(const std::vector<std::vector<float>>& entropies,
   const int K = static_cast<int>(entropies.size()) - 1;
   BRANCHY_CHECK(static_cast<int>(thresholds.size()) == K, K, " branches but ", thresholds.size(), " thresholds");
   const size_t N = entropies.empty() ? 0 : entropies[0].size();
+  for (const auto& row : entropies)
+    BRANCHY_CHECK(row.size() == N, "entropies of ", row.size(), " and ", N, " samples");
   std::vector<int> exits(N, K);
   for (size_t n = 0; n < N; ++n)
     for (int i = 0; i < K; ++i)

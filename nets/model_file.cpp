@@ -39,6 +39,9 @@ Json parse_metadata_json(const Checkpoint& checkpoint, const std::string& key, c
 
 }  // namespace
 
+// The metadata sections of a loaded model (after its network is rebuilt).
+void read_model_info(const Checkpoint& checkpoint, const std::string& path, const BranchyNet& net, ModelInfo& info);
+
 void save_model(const std::string& path, BranchyNet& net, const ModelInfo& info, Optimizer* optimizer) {
   std::vector<NamedTensor> tensors = params_to_tensors(net.named_params());
   std::map<std::string, std::string> metadata;
@@ -82,24 +85,39 @@ LoadedModel load_model(const std::string& path) {
     if (!is_optimizer_tensor(t.name)) weights.tensors.push_back(t);
   load_params(weights, loaded.net->named_params(), path);
 
-  ModelInfo& info = loaded.info;
+  try {
+    read_model_info(checkpoint, path, *loaded.net, loaded.info);
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    if (message.rfind(path, 0) == 0) throw;
+    fail(path, ": ", message);
+  }
+  return loaded;
+}
+
+void read_model_info(const Checkpoint& checkpoint, const std::string& path, const BranchyNet& net, ModelInfo& info) {
   if (checkpoint.metadata.count("normalizer")) {
     const Json n = parse_metadata_json(checkpoint, "normalizer", path);
     info.normalizer = Normalizer(json_to_floats(n.at("mean"), path + " normalizer mean"),
                                  json_to_floats(n.at("std"), path + " normalizer std"));
+    BRANCHY_CHECK(info.normalizer->channels() == net.sample_shape()[1], path, ": normalizer of ",
+                  info.normalizer->channels(), " channels for a network taking ", net.sample_shape()[1]);
   }
   if (checkpoint.metadata.count("thresholds"))
     info.thresholds = json_to_floats(parse_metadata_json(checkpoint, "thresholds", path), path + " thresholds");
-  BRANCHY_CHECK(info.thresholds.empty() || static_cast<int>(info.thresholds.size()) == loaded.net->num_exits() - 1,
-                path, ": ", info.thresholds.size(), " thresholds for ", loaded.net->num_exits() - 1, " branches");
+  BRANCHY_CHECK(info.thresholds.empty() || static_cast<int>(info.thresholds.size()) == net.num_exits() - 1,
+                path, ": ", info.thresholds.size(), " thresholds for ", net.num_exits() - 1, " branches");
   if (checkpoint.metadata.count("training")) info.training = parse_metadata_json(checkpoint, "training", path);
   if (checkpoint.metadata.count("dataset")) info.dataset = parse_metadata_json(checkpoint, "dataset", path);
+  BRANCHY_CHECK(info.training.is_object() && info.dataset.is_object(), path,
+                ": metadata 'training' and 'dataset' must be JSON objects");
+  if (info.training.contains("epoch")) info.training.get_int("epoch");  // type-checked here, with the path
+  if (info.dataset.contains("spec")) info.dataset.get_string("spec");
   for (const auto& [key, value] : checkpoint.metadata) {
     static const char* known[] = {"branchy.format", "net", "config", "normalizer", "thresholds", "training", "dataset"};
     if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return key == k; }))
       info.extra.set(key, Json::parse(value, path + " metadata '" + key + "'"));
   }
-  return loaded;
 }
 
 void restore_optimizer(const Checkpoint& checkpoint, Optimizer& optimizer, const std::string& path) {

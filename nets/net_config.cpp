@@ -20,8 +20,9 @@ const Json* NetConfig::override_of(const std::string& key) {
 int NetConfig::integer(const std::string& key, int fallback) {
   int value = fallback;
   if (const Json* given = override_of(key)) {
-    BRANCHY_CHECK(given->is_number() && std::floor(given->as_double()) == given->as_double(),
-                  "network setting '", key, "' must be an integer, got ", given->dump());
+    BRANCHY_CHECK(given->is_number() && std::floor(given->as_double()) == given->as_double() &&
+                      std::fabs(given->as_double()) <= 1e9,
+                  "network setting '", key, "' must be an integer of at most 1e9, got ", given->dump());
     value = static_cast<int>(given->as_int());
   }
   resolved_.set(key, value);
@@ -79,10 +80,12 @@ Json parse_config_overrides(const std::string& text) {
     const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
     char* parse_end = nullptr;
     const double number = std::strtod(value.c_str(), &parse_end);
-    if (parse_end && *parse_end == '\0')
+    if (parse_end && *parse_end == '\0') {
+      BRANCHY_CHECK(std::isfinite(number), "network setting '", key, "' must be finite, got ", value);
       out.set(key, number);
-    else
+    } else {
       out.set(key, value);
+    }
     start = end + 1;
   }
   return out;

@@ -3,10 +3,12 @@
 #include <sys/stat.h>
 
 #include <cmath>
+#include <fstream>
 #include <cstdio>
 #include <memory>
 #include <optional>
 
+#include "engine/atomic_file.h"
 #include "engine/csv.h"
 #include "engine/error.h"
 #include "engine/loss.h"
@@ -14,6 +16,7 @@
 #include "engine/optimizer.h"
 #include "engine/progress.h"
 #include "engine/timer.h"
+#include "layers/dropout.h"
 #include "nets/exit_outputs.h"
 #include "nets/model_file.h"
 #include "nets/training_plot.h"
@@ -42,12 +45,21 @@ Json TrainOptions::to_json() const {
 
 namespace {
 
-std::unique_ptr<Optimizer> make_optimizer(BranchyNet& net, const TrainOptions& o) {
+// The trunk phase optimises the stages only: branches must not decay or
+// collect Adam steps before they are trained.
+std::vector<ParamRef> phase_params(BranchyNet& net, bool trunk_phase) {
+  std::vector<ParamRef> params;
+  for (ParamRef& p : net.named_params())
+    if (!trunk_phase || p.name.rfind("stage", 0) == 0) params.push_back(p);
+  return params;
+}
+
+std::unique_ptr<Optimizer> make_optimizer(std::vector<ParamRef> params, const TrainOptions& o) {
   if (o.optimizer == "adam") {
     AdamOptions a;
     a.learning_rate = o.learning_rate;
     a.weight_decay = o.weight_decay;
-    return std::make_unique<Adam>(net.named_params(), a);
+    return std::make_unique<Adam>(std::move(params), a);
   }
   if (o.optimizer == "sgd") {
     SgdOptions s;
@@ -55,7 +67,7 @@ std::unique_ptr<Optimizer> make_optimizer(BranchyNet& net, const TrainOptions& o
     s.momentum = o.momentum;
     s.nesterov = o.nesterov;
     s.weight_decay = o.weight_decay;
-    return std::make_unique<Sgd>(net.named_params(), s);
+    return std::make_unique<Sgd>(std::move(params), s);
   }
   fail("unknown optimizer '", o.optimizer, "' (known: adam, sgd)");
 }
@@ -97,6 +109,45 @@ std::vector<std::string> csv_row(const EpochRecord& r) {
   return row;
 }
 
+// Dropout masks depend only on (seed, epoch, layer), so a resumed run draws
+// the same masks as an uninterrupted one.
+void reseed_dropout(BranchyNet& net, uint64_t seed, int epoch) {
+  uint64_t index = 0;
+  for (Layer* layer : net.top_level_layers())
+    if (auto* dropout = dynamic_cast<Dropout*>(layer))
+      dropout->reseed(seed * 1000003u + static_cast<uint64_t>(epoch) * 7919u + ++index);
+}
+
+// Keeps the log's header and the rows of epochs <= completed (a crash
+// between the row and the checkpoint, or a torn last row, is dropped).
+void trim_log(const std::string& csv_path, int completed, size_t columns) {
+  std::ifstream in(csv_path);
+  if (!in) return;
+  std::string line, kept;
+  bool header = true;
+  while (std::getline(in, line)) {
+    if (header) {
+      kept += line + "\n";
+      header = false;
+      continue;
+    }
+    const std::vector<std::string> cells = csv_split_line(line);
+    if (cells.size() == columns && std::atoi(cells[0].c_str()) <= completed) kept += line + "\n";
+  }
+  write_file_atomically(csv_path, kept);
+}
+
+// Training settings a resumed run must share with the run it continues.
+void check_resumable(const Json& stored, const TrainOptions& options, const std::string& path) {
+  const Json now = options.to_json();
+  for (const char* key : {"trunk_epochs", "batch_size", "optimizer", "learning_rate", "momentum", "nesterov",
+                          "weight_decay", "lr_schedule", "exit_weights", "crop_padding", "horizontal_flip", "seed"}) {
+    BRANCHY_CHECK(stored.contains(key) && stored.at(key) == now.at(key), path, ": was trained with ", key, " = ",
+                  stored.contains(key) ? stored.at(key).dump() : "(missing)", ", this run asks for ",
+                  now.at(key).dump(), "; resume with the same settings");
+  }
+}
+
 std::string accuracy_list(const std::vector<double>& values) {
   std::string s;
   char buffer[32];
@@ -130,7 +181,9 @@ TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Norm
   result.last_path = options.out_dir + "/last.safetensors";
   const std::string csv_path = options.out_dir + "/train_log.csv";
 
-  std::unique_ptr<Optimizer> optimizer = make_optimizer(net, options);
+  BRANCHY_CHECK(data.validation.size() > 0, "the validation split is empty: training needs it to pick the best model");
+  bool optimizer_in_trunk_phase = options.trunk_epochs > 0;
+  std::unique_ptr<Optimizer> optimizer = make_optimizer(phase_params(net, optimizer_in_trunk_phase), options);
   std::unique_ptr<LrSchedule> schedule = make_lr_schedule(options.lr_schedule, options.learning_rate, total_epochs);
 
   ModelInfo info;
@@ -146,8 +199,16 @@ TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Norm
     for (const NamedTensor& t : last.checkpoint.tensors)
       if (t.name.rfind("optimizer.", 0) != 0) weights.tensors.push_back(t);
     load_params(weights, net.named_params(), result.last_path);
-    restore_optimizer(last.checkpoint, *optimizer, result.last_path);
+    check_resumable(last.info.training, options, result.last_path);
     first_epoch = static_cast<int>(last.info.training.get_int("epoch")) + 1;
+    // The optimizer state in the file belongs to the phase of its last epoch.
+    const bool saved_in_trunk_phase = first_epoch - 1 <= options.trunk_epochs;
+    if (saved_in_trunk_phase != optimizer_in_trunk_phase) {
+      optimizer_in_trunk_phase = saved_in_trunk_phase;
+      optimizer = make_optimizer(phase_params(net, optimizer_in_trunk_phase), options);
+    }
+    restore_optimizer(last.checkpoint, *optimizer, result.last_path);
+    trim_log(csv_path, first_epoch - 1, csv_columns(exits).size());
     result.best_epoch = static_cast<int>(last.info.training.get_int("best_epoch", 0));
     result.best_validation_accuracy = last.info.training.get_double("best_validation_accuracy", 0.0);
     if (!options.quiet)
@@ -161,6 +222,11 @@ TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Norm
   for (int epoch = first_epoch; epoch <= total_epochs; ++epoch) {
     const bool trunk_phase = epoch <= options.trunk_epochs;
     const std::vector<float>& weights = trunk_phase ? trunk_weights : joint_weights;
+    if (optimizer_in_trunk_phase && !trunk_phase) {  // the joint phase starts from the trained trunk
+      optimizer = make_optimizer(phase_params(net, false), options);
+      optimizer_in_trunk_phase = false;
+    }
+    reseed_dropout(net, options.seed, epoch);
     EpochRecord record;
     record.epoch = epoch;
     record.phase = trunk_phase ? "trunk" : "joint";
@@ -220,9 +286,8 @@ TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Norm
     record.seconds = timer.seconds();
     record.images_per_second = seen / train_seconds;
     result.epochs.push_back(record);
-    log.row(csv_row(record));
 
-    const double score = validation.size() ? record.validation_accuracy.back() : -record.train_loss;
+    const double score = record.validation_accuracy.back();
     const bool best = result.best_epoch == 0 || score > result.best_validation_accuracy;
     if (best) {
       result.best_epoch = epoch;
@@ -234,6 +299,7 @@ TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Norm
     info.training.set("best_validation_accuracy", result.best_validation_accuracy);
     if (best) save_model(result.model_path, net, info, nullptr);
     save_model(result.last_path, net, info, optimizer.get());
+    log.row(csv_row(record));  // after the checkpoint: a logged epoch is always a saved one
     write_training_plot(options.out_dir + "/training.svg", csv_path, net.name());
 
     if (!options.quiet)

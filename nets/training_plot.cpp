@@ -1,8 +1,10 @@
 #include "nets/training_plot.h"
 
 #include <fstream>
+#include <sstream>
 #include <vector>
 
+#include "engine/atomic_file.h"
 #include "engine/csv.h"
 #include "engine/error.h"
 #include "engine/svg_plot.h"
@@ -19,8 +21,7 @@ void write_training_plot(const std::string& svg_path, const std::string& csv_pat
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     const std::vector<std::string> cells = csv_split_line(line);
-    BRANCHY_CHECK(cells.size() == header.size(), csv_path, ": a row has ", cells.size(), " fields, the header ",
-                  header.size());
+    if (cells.size() != header.size()) continue;  // a torn row is not worth losing the plot over
     for (size_t c = 0; c < cells.size(); ++c) columns[c].push_back(std::atof(cells[c].c_str()));
   }
   SvgPlot accuracy(title + ": validation accuracy", "epoch", "accuracy");
@@ -41,10 +42,10 @@ void write_training_plot(const std::string& svg_path, const std::string& csv_pat
     const size_t start = svg.find("<svg");
     return start == std::string::npos ? svg : svg.substr(start);
   };
-  std::ofstream out(svg_path);
-  BRANCHY_CHECK(out, svg_path, ": cannot write the training plot");
+  std::ostringstream out;
   out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"800\">\n"
       << "<g>" << body(top) << "</g>\n<g transform=\"translate(0,400)\">" << body(bottom) << "</g>\n</svg>\n";
+  write_file_atomically(svg_path, out.str());
 }
 
 }  // namespace branchy
