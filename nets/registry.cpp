@@ -8,6 +8,10 @@ const std::vector<NetworkEntry>& network_catalogue() {
   static const std::vector<NetworkEntry> catalogue = {
       {"lenet", "LeNet: the trunk of BranchyNet's B-LeNet, no branch", build_lenet},
       {"b-lenet", "BranchyNet's B-LeNet: one branch after the first conv", build_b_lenet},
+      {"b-alexnet", "BranchyNet's B-AlexNet: branches after conv2 and conv3", build_b_alexnet},
+      {"b-resnet", "CIFAR ResNet (depth 6n+2): branches after the stem and stage 1", build_b_resnet},
+      {"b-resnext", "ResNeXt-29 style (depth 9n+2): branches after the stem and stage 1", build_b_resnext},
+      {"b-densenet", "DenseNet-BC: branches after the first and second transitions", build_b_densenet},
   };
   return catalogue;
 }

@@ -37,5 +37,9 @@ std::unique_ptr<BranchyNet> rebuild_network(const std::string& name, const Json&
 // The builders (one file each in nets/).
 std::unique_ptr<BranchyNet> build_lenet(NetConfig& config, Rng& rng);
 std::unique_ptr<BranchyNet> build_b_lenet(NetConfig& config, Rng& rng);
+std::unique_ptr<BranchyNet> build_b_alexnet(NetConfig& config, Rng& rng);
+std::unique_ptr<BranchyNet> build_b_resnet(NetConfig& config, Rng& rng);
+std::unique_ptr<BranchyNet> build_b_resnext(NetConfig& config, Rng& rng);
+std::unique_ptr<BranchyNet> build_b_densenet(NetConfig& config, Rng& rng);
 
 }  // namespace branchy
