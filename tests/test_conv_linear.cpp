@@ -88,7 +88,9 @@ TEST_CASE("element-wise kernels equal their plain twins", "[conv]") {
   scale(y_fast.data(), -1.5f, n);
   reference::scale(y_plain.data(), -1.5f, n);
   REQUIRE(max_abs_difference(y_fast, y_plain) < 1e-6f);
-  REQUIRE(sum(a.data(), n) == Approx(reference::sum(a.data(), n)).epsilon(1e-6));
+  // The sum cancels (|sum| ~ 2, sum of |x| ~ 500): compare against the scale
+  // of the terms, since SIMD widths (SSE2 vs AVX-512) order the additions differently.
+  REQUIRE(sum(a.data(), n) == Approx(reference::sum(a.data(), n)).margin(1e-4));
   const float scales[3] = {0.5f, -2.0f, 1.0f}, shifts[3] = {1.0f, 0.0f, -3.0f};
   Tensor ch_fast = Tensor::uninitialized(Shape{3 * 345}), ch_plain = Tensor::uninitialized(Shape{3 * 345});
   channel_affine(a.data(), scales, shifts, ch_fast.data(), 3, 345);
