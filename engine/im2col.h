@@ -4,6 +4,14 @@
 // For one image x (C, H, W), kernel (KH, KW), stride, padding, the column
 // matrix is (C * KH * KW, OH * OW): row (c, kh, kw), column (oh, ow) holds
 // x[c][oh*stride + kh - pad][ow*stride + kw - pad], or 0 in the padding.
+//
+// Requires: image and columns hold the sizes above and do not overlap.
+// Ensures:  im2col fills every element of columns; col2im overwrites every
+//           element of image. Neither throws.
+// Both work on a zero-padded copy of the image (kept per thread, grown once,
+// so the hot path does not allocate after its first call): with the padding
+// written into memory, every window row is a plain copy with no bounds test.
+// The reference twins in namespace `reference` test each window element.
 #pragma once
 
 #include <cstdint>
@@ -25,5 +33,11 @@ struct ConvGeometry {
 void im2col(const float* image, const ConvGeometry& g, float* columns);
 // columns (C*KH*KW, OH*OW) -> image (C, H, W), adding overlapping windows; image is overwritten.
 void col2im(const float* columns, const ConvGeometry& g, float* image);
+
+namespace reference {
+// The same two functions, one bounds test per element.
+void im2col(const float* image, const ConvGeometry& g, float* columns);
+void col2im(const float* columns, const ConvGeometry& g, float* image);
+}  // namespace reference
 
 }  // namespace branchy

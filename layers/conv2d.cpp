@@ -72,20 +72,23 @@ void Conv2d::collect_params(const std::string& prefix, std::vector<ParamRef>& ou
   if (options_.bias) out.push_back({join_name(prefix, "bias"), &bias});
 }
 
-const float* Conv2d::columns_of(const float* image, const ConvGeometry& g, std::vector<float>& buffer) const {
+const float* Conv2d::columns_of(const float* image, const ConvGeometry& g, float* buffer) const {
   if (is_pointwise()) return image;  // a 1×1 stride-1 image already is its column matrix
-  grow(buffer, g.column_rows() * g.column_cols());
-  im2col(image, g, buffer.data());
-  return buffer.data();
+  im2col(image, g, buffer);
+  return buffer;
 }
 
-void Conv2d::forward_image(const float* image, const ConvGeometry& g, std::vector<float>& buffer,
-                           float* out, bool parallel_gemm) const {
+float* Conv2d::column_buffer_for(int64_t n, const ConvGeometry& g, int thread) {
+  const int64_t size = g.column_rows() * g.column_cols();
+  if (columns_kept_) return kept_columns_.data() + n * size;
+  return column_buffers_[thread].data();
+}
+
+void Conv2d::forward_image(const float* columns, const ConvGeometry& g, float* out, bool parallel_gemm) const {
   const int groups = options_.groups;
   const int rows = static_cast<int>(g.column_rows()) / groups;  // (C_in/groups)*K*K
   const int cols = static_cast<int>(g.column_cols());           // OH*OW
   const int outs = out_channels_ / groups;
-  const float* columns = columns_of(image, g, buffer);
   const GemmFunction multiply = choose_gemm(parallel_gemm);
   for (int group = 0; group < groups; ++group) {
     // y_group (outs, cols) = W_group (outs, rows) * columns_group (rows, cols)
@@ -108,32 +111,41 @@ Tensor Conv2d::forward(const Tensor& x, Mode mode) {
   Tensor y = Tensor::uninitialized(out);  // (N, C_out, OH, OW)
   const int64_t N = x.dim(0);
   const int64_t image_in = x.shape().sample_numel(), image_out = out.sample_numel();
+  const int64_t column_size = g.column_rows() * g.column_cols();  // one image's (C_in*K*K, OH*OW)
+  // Keeping the columns trades memory for a second im2col in backward.
+  columns_kept_ = mode == Mode::train && !is_pointwise() &&
+                  N * column_size * static_cast<int64_t>(sizeof(float)) <= kMaxKeptColumnBytes;
+  if (columns_kept_) grow(kept_columns_, N * column_size);
   const int threads = num_threads();
   column_buffers_.resize(threads);
+  if (!columns_kept_ && !is_pointwise())
+    for (auto& buffer : column_buffers_) grow(buffer, column_size);
   // One image per thread when the batch can feed every thread; otherwise
   // images in turn, each GEMM split over the threads.
   const bool images_in_parallel = N >= threads && worth_parallel(macs(x.shape()));
   if (images_in_parallel) {
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t n = 0; n < N; ++n)
-      forward_image(x.data() + n * image_in, g, column_buffers_[omp_get_thread_num()],
-                    y.data() + n * image_out, false);
+    for (int64_t n = 0; n < N; ++n) {
+      const float* columns = columns_of(x.data() + n * image_in, g, column_buffer_for(n, g, omp_get_thread_num()));
+      forward_image(columns, g, y.data() + n * image_out, false);
+    }
   } else {
-    for (int64_t n = 0; n < N; ++n)
-      forward_image(x.data() + n * image_in, g, column_buffers_[0], y.data() + n * image_out, true);
+    for (int64_t n = 0; n < N; ++n) {
+      const float* columns = columns_of(x.data() + n * image_in, g, column_buffer_for(n, g, 0));
+      forward_image(columns, g, y.data() + n * image_out, true);
+    }
   }
   input_ = mode == Mode::train ? x : Tensor();
   return y;
 }
 
-void Conv2d::backward_image(const float* image, const float* d_out, const ConvGeometry& g,
-                            std::vector<float>& column_buffer, std::vector<float>& d_column_buffer,
-                            float* d_weight, float* d_image, bool parallel_gemm) const {
+void Conv2d::backward_image(const float* columns, const float* d_out, const ConvGeometry& g,
+                            std::vector<float>& d_column_buffer, float* d_weight, float* d_image,
+                            bool parallel_gemm) const {
   const int groups = options_.groups;
   const int rows = static_cast<int>(g.column_rows()) / groups;
   const int cols = static_cast<int>(g.column_cols());
   const int outs = out_channels_ / groups;
-  const float* columns = columns_of(image, g, column_buffer);
   float* d_columns = d_image;  // a 1×1 conv's column gradient is the image gradient
   if (!is_pointwise()) {
     grow(d_column_buffer, g.column_rows() * g.column_cols());
@@ -174,6 +186,14 @@ Tensor Conv2d::backward(const Tensor& dy) {
   const int threads = num_threads();
   column_buffers_.resize(threads);
   d_column_buffers_.resize(threads);
+  if (!columns_kept_ && !is_pointwise())
+    for (auto& buffer : column_buffers_) grow(buffer, g.column_rows() * g.column_cols());
+  // Image n's columns: kept by forward, or unrolled again into the thread's buffer.
+  auto columns_for = [&](int64_t n, int thread) {
+    float* buffer = column_buffer_for(n, g, thread);
+    if (columns_kept_) return static_cast<const float*>(buffer);
+    return columns_of(input_.data() + n * image_in, g, buffer);
+  };
   const bool images_in_parallel = N >= threads && worth_parallel(macs(input_.shape()));
   if (images_in_parallel) {
     // Each thread sums its images' weight gradients privately; then one reduction.
@@ -183,14 +203,14 @@ Tensor Conv2d::backward(const Tensor& dy) {
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t n = 0; n < N; ++n) {
       const int t = omp_get_thread_num();
-      backward_image(input_.data() + n * image_in, dy.data() + n * image_out, g, column_buffers_[t],
-                     d_column_buffers_[t], d_weight_buffers_[t].data(), dx.data() + n * image_in, false);
+      backward_image(columns_for(n, t), dy.data() + n * image_out, g, d_column_buffers_[t],
+                     d_weight_buffers_[t].data(), dx.data() + n * image_in, false);
     }
     for (const auto& buffer : d_weight_buffers_) add(weight.grad.data(), buffer.data(), weight.grad.data(), weight_size);
   } else {
     for (int64_t n = 0; n < N; ++n)
-      backward_image(input_.data() + n * image_in, dy.data() + n * image_out, g, column_buffers_[0],
-                     d_column_buffers_[0], weight.grad.data(), dx.data() + n * image_in, true);
+      backward_image(columns_for(n, 0), dy.data() + n * image_out, g, d_column_buffers_[0],
+                     weight.grad.data(), dx.data() + n * image_in, true);
   }
   return dx;
 }

@@ -7,7 +7,10 @@
 // Fast path: im2col + one single-threaded sgemm per image and group, images
 // spread over OpenMP threads; 1×1 stride-1 convolutions skip im2col; a batch
 // smaller than the thread count splits each GEMM's columns over threads
-// instead. conv2d_reference.h holds the plain loops the tests compare with.
+// instead. In Mode::train the forward keeps every image's column matrix
+// (when the batch's columns fit in kMaxKeptColumnBytes) so backward need not
+// unroll the images again; above that it recomputes them per image.
+// conv2d_reference.h holds the plain loops the tests compare with.
 //
 // Requires in_channels and out_channels divisible by groups; forward throws
 // Error for an input whose channel count differs or that the kernel does not fit.
@@ -40,6 +43,9 @@ class Conv2d : public Layer {
   int64_t macs(const Shape& in) const override;
   std::string describe() const override;
 
+  // Largest column cache a layer keeps between forward and backward.
+  static constexpr int64_t kMaxKeptColumnBytes = int64_t{32} << 20;
+
   int in_channels() const { return in_channels_; }
   int out_channels() const { return out_channels_; }
   int kernel_size() const { return kernel_; }
@@ -51,17 +57,22 @@ class Conv2d : public Layer {
  private:
   ConvGeometry geometry(const Shape& in) const;
   bool is_pointwise() const { return kernel_ == 1 && options_.stride == 1 && options_.padding == 0; }
-  // Columns (C_in*K*K, OH*OW) of image x_n, in `buffer` unless the conv is 1×1.
-  const float* columns_of(const float* image, const ConvGeometry& g, std::vector<float>& buffer) const;
-  void forward_image(const float* image, const ConvGeometry& g, std::vector<float>& buffer, float* out,
-                     bool parallel_gemm) const;
-  void backward_image(const float* image, const float* d_out, const ConvGeometry& g,
-                      std::vector<float>& column_buffer, std::vector<float>& d_column_buffer,
-                      float* d_weight, float* d_image, bool parallel_gemm) const;
+  // Columns (C_in*K*K, OH*OW) of image x_n, written to `buffer` (sized for
+  // them) unless the conv is 1×1, whose image already is its column matrix.
+  const float* columns_of(const float* image, const ConvGeometry& g, float* buffer) const;
+  // Where image n's columns go: its slice of the cache, or this thread's buffer.
+  float* column_buffer_for(int64_t n, const ConvGeometry& g, int thread);
+  void forward_image(const float* columns, const ConvGeometry& g, float* out, bool parallel_gemm) const;
+  void backward_image(const float* columns, const float* d_out, const ConvGeometry& g,
+                      std::vector<float>& d_column_buffer, float* d_weight, float* d_image,
+                      bool parallel_gemm) const;
 
   int in_channels_, out_channels_, kernel_;
   Conv2dOptions options_;
   Tensor input_;  // (N, C_in, H, W), kept in train mode for backward
+  // (N, C_in*K*K, OH*OW): the train-mode forward's columns, valid when columns_kept_.
+  std::vector<float> kept_columns_;
+  bool columns_kept_ = false;
   // Scratch reused across calls (no allocation on the hot path): per thread.
   std::vector<std::vector<float>> column_buffers_, d_column_buffers_, d_weight_buffers_;
 };

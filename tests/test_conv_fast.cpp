@@ -1,0 +1,139 @@
+// Conv2d's fast paths against their plain twins: the padded-copy im2col and
+// col2im against the per-element reference, and the train-mode column cache
+// (and its recompute fallback) against conv2d_reference on random shapes.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/im2col.h"
+#include "engine/rng.h"
+#include "engine/threads.h"
+#include "layers/conv2d.h"
+#include "layers/conv2d_reference.h"
+#include "tests/gradcheck.h"
+
+using namespace branchy;
+using branchy::testing::random_tensor;
+
+namespace {
+
+// Largest |a - b| relative to the largest |b|.
+float relative_difference(const Tensor& a, const Tensor& b) {
+  float scale = 1e-6f;
+  for (int64_t i = 0; i < b.numel(); ++i) scale = std::max(scale, std::fabs(b[i]));
+  return max_abs_difference(a, b) / scale;
+}
+
+int draw(Rng& rng, int low, int high) { return low + static_cast<int>(rng.below(high - low + 1)); }
+
+// Train-mode forward and backward of `conv` on x, compared with the reference;
+// `tolerance` loosens for weight gradients summed over very many pixels in float.
+void require_matches_reference(Conv2d& conv, const Tensor& x, uint64_t seed, float tolerance = 1e-5f) {
+  const Conv2dOptions& o = conv.options();
+  const Tensor no_bias;
+  Tensor y = conv.forward(x, Mode::train);
+  Tensor y_ref = conv2d_forward_reference(x, conv.weight.value, o.bias ? conv.bias.value : no_bias, o.stride,
+                                          o.padding, o.groups);
+  INFO(conv.describe() << " on " << x.shape().str() << " threads " << num_threads());
+  REQUIRE(y.shape() == y_ref.shape());
+  REQUIRE(relative_difference(y, y_ref) < 1e-5f);
+
+  Tensor dy = random_tensor(y.shape(), seed);
+  conv.zero_grad();
+  Tensor dx = conv.backward(dy);
+  Tensor dx_ref, dw_ref, db_ref = o.bias ? Tensor(Shape{conv.out_channels()}) : Tensor();
+  conv2d_backward_reference(x, conv.weight.value, dy, o.stride, o.padding, o.groups, dx_ref, dw_ref, db_ref);
+  REQUIRE(relative_difference(dx, dx_ref) < 1e-5f);
+  REQUIRE(relative_difference(conv.weight.grad, dw_ref) < tolerance);
+  if (o.bias) REQUIRE(relative_difference(conv.bias.grad, db_ref) < tolerance);
+}
+
+}  // namespace
+
+TEST_CASE("padded-copy im2col and col2im equal their per-element twins", "[conv-fast]") {
+  Rng rng(21);
+  for (int trial = 0; trial < 40; ++trial) {
+    ConvGeometry g{};
+    g.channels = draw(rng, 1, 4);
+    g.kernel_h = draw(rng, 1, 5);
+    g.kernel_w = draw(rng, 1, 5);
+    g.stride_h = draw(rng, 1, 3);
+    g.stride_w = draw(rng, 1, 3);
+    g.pad_h = draw(rng, 0, 3);
+    g.pad_w = draw(rng, 0, 3);
+    g.height = std::max(1, g.kernel_h - 2 * g.pad_h) + draw(rng, 0, 9);
+    g.width = std::max(1, g.kernel_w - 2 * g.pad_w) + draw(rng, 0, 9);
+    INFO("C " << g.channels << " H " << g.height << " W " << g.width << " K " << g.kernel_h << "x" << g.kernel_w
+              << " stride " << g.stride_h << "," << g.stride_w << " pad " << g.pad_h << "," << g.pad_w);
+    const int64_t image_size = static_cast<int64_t>(g.channels) * g.height * g.width;
+    const int64_t column_size = g.column_rows() * g.column_cols();
+    Tensor image = random_tensor(Shape{image_size}, 100 + trial);
+    Tensor columns = random_tensor(Shape{column_size}, 200 + trial);
+
+    Tensor fast = random_tensor(Shape{column_size}, 1), plain = Tensor::uninitialized(Shape{column_size});
+    im2col(image.data(), g, fast.data());
+    reference::im2col(image.data(), g, plain.data());
+    REQUIRE(max_abs_difference(fast, plain) == 0.0f);
+
+    Tensor image_fast = random_tensor(Shape{image_size}, 2), image_plain = Tensor::uninitialized(Shape{image_size});
+    col2im(columns.data(), g, image_fast.data());
+    reference::col2im(columns.data(), g, image_plain.data());
+    REQUIRE(max_abs_difference(image_fast, image_plain) < 1e-6f);
+  }
+}
+
+TEST_CASE("conv with kept columns equals the reference on random shapes", "[conv-fast]") {
+  Rng shapes(33), weights(34);
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (int trial = 0; trial < 24; ++trial) {
+      const int groups = draw(shapes, 1, 3);
+      const int in = groups * draw(shapes, 1, 3), out = groups * draw(shapes, 1, 4);
+      const int kernel = draw(shapes, 1, 5), stride = draw(shapes, 1, 2), padding = draw(shapes, 0, 3);
+      const int size = std::max(1, kernel - 2 * padding) + draw(shapes, 0, 10);
+      const int batch = trial % 3 == 0 ? 1 : draw(shapes, 2, 6);
+      Conv2d conv(in, out, kernel, Conv2dOptions{stride, padding, groups, trial % 2 == 0}, weights);
+      require_matches_reference(conv, random_tensor(Shape{batch, in, size, size}, 300 + trial), 400 + trial);
+    }
+    // B-LeNet's trunk at batch 1 and a full batch.
+    Conv2d conv1(1, 5, 5, Conv2dOptions{1, 3, 1, true}, weights), conv2(5, 10, 5, Conv2dOptions{1, 3, 1, true}, weights);
+    for (int batch : {1, 16}) {
+      require_matches_reference(conv1, random_tensor(Shape{batch, 1, 28, 28}, 7), 8);
+      require_matches_reference(conv2, random_tensor(Shape{batch, 5, 15, 15}, 9), 10);
+    }
+  }
+  set_num_threads(2);
+}
+
+TEST_CASE("conv recomputes columns when the batch's columns exceed the cache limit", "[conv-fast]") {
+  // 9 rows × 300² columns × 4 bytes × 12 images ≈ 39 MB > kMaxKeptColumnBytes.
+  const int batch = 12, size = 300;
+  REQUIRE(int64_t{9} * size * size * 4 * batch > Conv2d::kMaxKeptColumnBytes);
+  Rng rng(41);
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    Conv2d conv(1, 1, 3, Conv2dOptions{1, 1, 1, true}, rng);
+    // dW sums 1e6 products per element: float rounding alone reaches ~2e-5.
+    require_matches_reference(conv, random_tensor(Shape{batch, 1, size, size}, 42), 43, 1e-4f);
+  }
+  set_num_threads(2);
+}
+
+TEST_CASE("backward uses the columns of the latest train-mode forward", "[conv-fast]") {
+  // A larger batch first leaves a larger cache behind; an eval forward in
+  // between must not disturb what the next train forward keeps.
+  Rng rng(51);
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    Conv2d conv(3, 4, 3, Conv2dOptions{1, 1, 1, true}, rng);
+    conv.forward(random_tensor(Shape{6, 3, 9, 9}, 52), Mode::train);
+    conv.forward(random_tensor(Shape{4, 3, 11, 11}, 53), Mode::eval);
+    require_matches_reference(conv, random_tensor(Shape{2, 3, 9, 9}, 54), 55);
+    // Backward after an eval forward has nothing to differentiate.
+    conv.forward(random_tensor(Shape{2, 3, 9, 9}, 56), Mode::eval);
+    REQUIRE_THROWS_WITH(conv.backward(random_tensor(Shape{2, 4, 9, 9}, 57)),
+                        Catch::Contains("without a train-mode forward"));
+  }
+  set_num_threads(2);
+}
