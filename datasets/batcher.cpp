@@ -103,10 +103,10 @@ bool Batcher::next(Batch& batch) {
   }
   const int64_t sample_floats = data_.sample_bytes();
   float* images = batch.images.data();
-#pragma omp parallel for if (worth_parallel(count * sample_floats))
-  for (int64_t i = 0; i < count; ++i)
+  parallel_for(count, count * sample_floats, [&](int64_t i) {
     augment_sample(data_.sample(batch.indices[i]), data_.channels, data_.height, data_.width,
                    padding, draws_[i], images + i * sample_floats);
+  });
   if (normalizer_) normalizer_->apply(batch.images);
   return true;
 }

@@ -26,11 +26,10 @@ template <typename Body>
 void for_each_chunk(int64_t n, const Body& body) {
   constexpr int64_t chunk = 16384;
   const int64_t chunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (chunks > 1 && worth_parallel(4 * n))
-  for (int64_t c = 0; c < chunks; ++c) {
+  parallel_for(chunks, 4 * n, [&](int64_t c) {
     const int64_t begin = c * chunk;
     body(begin, std::min(chunk, n - begin));
-  }
+  });
 }
 
 void check_options(bool ok, const char* kind, const char* option, float value, const char* expected) {

@@ -50,8 +50,7 @@ Tensor AvgPool2d::forward(const Tensor& x, Mode mode) {
   Tensor y = Tensor::uninitialized(out);
   const float* x_data = x.data();
   float* y_data = y.data();
-#pragma omp parallel for if (worth_parallel(out.numel() * kernel_ * kernel_))
-  for (int64_t plane = 0; plane < planes; ++plane) {
+  parallel_for(planes, out.numel() * kernel_ * kernel_, [&](int64_t plane) {
     const float* x_plane = x_data + plane * height * width;    // (H, W)
     float* y_plane = y_data + plane * out_height * out_width;  // (OH, OW)
     for (int64_t oh = 0; oh < out_height; ++oh) {
@@ -64,7 +63,7 @@ Tensor AvgPool2d::forward(const Tensor& x, Mode mode) {
         y_plane[oh * out_width + ow] = total / static_cast<float>(rows.padded_count * cols.padded_count);
       }
     }
-  }
+  });
   return y;
 }
 
@@ -78,8 +77,7 @@ Tensor AvgPool2d::backward(const Tensor& dy) {
   const int64_t out_height = out_shape_[2], out_width = out_shape_[3];
   const float* dy_data = dy.data();
   float* dx_data = dx.data();
-#pragma omp parallel for if (worth_parallel(dy.numel() * kernel_ * kernel_))
-  for (int64_t plane = 0; plane < planes; ++plane) {
+  parallel_for(planes, dy.numel() * kernel_ * kernel_, [&](int64_t plane) {
     const float* dy_plane = dy_data + plane * out_height * out_width;
     float* dx_plane = dx_data + plane * height * width;  // each thread writes its own plane
     for (int64_t oh = 0; oh < out_height; ++oh) {
@@ -92,7 +90,7 @@ Tensor AvgPool2d::backward(const Tensor& dy) {
           for (int64_t w = cols.begin; w < cols.end; ++w) dx_plane[h * width + w] += share;
       }
     }
-  }
+  });
   return dx;
 }
 

@@ -64,8 +64,7 @@ void BatchNorm2d::compute_batch_statistics(const Tensor& x) {
   const float* x_data = x.data();
   float* running_mean_data = running_mean.value.data();
   float* running_var_data = running_var.value.data();
-#pragma omp parallel for if (worth_parallel(x.numel()))
-  for (int64_t c = 0; c < channels_; ++c) {
+  parallel_for(channels_, x.numel(), [&](int64_t c) {
     // Two passes in double: the mean, then squared deviations from it (no
     // cancellation as with E[x^2] - E[x]^2).
     double total = 0.0;
@@ -86,7 +85,7 @@ void BatchNorm2d::compute_batch_statistics(const Tensor& x) {
     running_mean_data[c] = (1.0f - momentum_) * running_mean_data[c] + momentum_ * static_cast<float>(mean);
     running_var_data[c] =
         (1.0f - momentum_) * running_var_data[c] + momentum_ * static_cast<float>(unbiased_var);
-  }
+  });
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
@@ -114,9 +113,9 @@ Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
   Tensor y = Tensor::uninitialized(shape);
   const float* x_data = x.data();
   float* y_data = y.data();
-#pragma omp parallel for if (worth_parallel(x.numel()))
-  for (int64_t n = 0; n < batch; ++n)
+  parallel_for(batch, x.numel(), [&](int64_t n) {
     channel_affine(x_data + n * sample, scale_.data(), shift_.data(), y_data + n * sample, channels_, plane);
+  });
   return y;
 }
 
@@ -136,8 +135,7 @@ Tensor BatchNorm2d::backward(const Tensor& dy) {
   const float* weight_data = weight.value.data();
   float* weight_grad = weight.grad.data();
   float* bias_grad = bias.grad.data();
-#pragma omp parallel for if (worth_parallel(x_.numel()))
-  for (int64_t c = 0; c < channels_; ++c) {
+  parallel_for(channels_, x_.numel(), [&](int64_t c) {
     const float mean = batch_mean_[c], inv_std = batch_inv_std_[c];
     double sum_dy = 0.0, sum_dy_x_hat = 0.0;
     for (int64_t n = 0; n < batch; ++n) {
@@ -160,7 +158,7 @@ Tensor BatchNorm2d::backward(const Tensor& dy) {
         dx_data[offset + i] = gain * (dy_data[offset + i] - mean_dy - x_hat * mean_dy_x_hat);
       }
     }
-  }
+  });
   return dx;
 }
 

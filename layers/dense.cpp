@@ -62,13 +62,12 @@ Tensor concat_channels(const Tensor& first, const Tensor& second) {
   const float* second_data = second.data();
   float* out_data = out.data();
   // Channels are the outermost axis within a sample, so each sample is two contiguous runs.
-#pragma omp parallel for if (worth_parallel(out.numel()))
-  for (int64_t n = 0; n < batch; ++n) {
+  parallel_for(batch, out.numel(), [&](int64_t n) {
     float* row = out_data + n * (first_sample + second_sample);
     std::memcpy(row, first_data + n * first_sample, sizeof(float) * static_cast<size_t>(first_sample));
     std::memcpy(row + first_sample, second_data + n * second_sample,
                 sizeof(float) * static_cast<size_t>(second_sample));
-  }
+  });
   return out;
 }
 
@@ -82,10 +81,10 @@ Tensor slice_channels(const Tensor& x, int64_t begin, int64_t end) {
   Tensor out = Tensor::uninitialized(sliced);  // (N, end - begin, ...)
   const float* x_data = x.data();
   float* out_data = out.data();
-#pragma omp parallel for if (worth_parallel(out.numel()))
-  for (int64_t n = 0; n < batch; ++n)
+  parallel_for(batch, out.numel(), [&](int64_t n) {
     std::memcpy(out_data + n * out_sample, x_data + n * in_sample + begin * plane,
                 sizeof(float) * static_cast<size_t>(out_sample));
+  });
   return out;
 }
 
@@ -155,9 +154,9 @@ Tensor DenseLayer::backward(const Tensor& dy) {
   const int64_t batch = dx.dim(0), in_sample = dx.shape().sample_numel(), out_sample = dy.shape().sample_numel();
   const float* dy_data = dy.data();
   float* dx_data = dx.data();
-#pragma omp parallel for if (worth_parallel(dx.numel()))
-  for (int64_t n = 0; n < batch; ++n)
+  parallel_for(batch, dx.numel(), [&](int64_t n) {
     add(dx_data + n * in_sample, dy_data + n * out_sample, dx_data + n * in_sample, in_sample);
+  });
   return dx;
 }
 

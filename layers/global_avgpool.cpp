@@ -22,9 +22,9 @@ Tensor GlobalAvgPool2d::forward(const Tensor& x, Mode mode) {
   Tensor y = Tensor::uninitialized(out);  // (N, C)
   const float* x_data = x.data();
   float* y_data = y.data();
-#pragma omp parallel for if (worth_parallel(x.numel()))
-  for (int64_t plane = 0; plane < planes; ++plane)
+  parallel_for(planes, x.numel(), [&](int64_t plane) {
     y_data[plane] = static_cast<float>(sum(x_data + plane * plane_size, plane_size) / plane_size);
+  });
   return y;
 }
 
@@ -37,11 +37,10 @@ Tensor GlobalAvgPool2d::backward(const Tensor& dy) {
   Tensor dx = Tensor::uninitialized(in_shape_);  // (N, C, H, W)
   const float* dy_data = dy.data();
   float* dx_data = dx.data();
-#pragma omp parallel for if (worth_parallel(dx.numel()))
-  for (int64_t plane = 0; plane < planes; ++plane) {
+  parallel_for(planes, dx.numel(), [&](int64_t plane) {
     const float share = dy_data[plane] / static_cast<float>(plane_size);
     std::fill(dx_data + plane * plane_size, dx_data + (plane + 1) * plane_size, share);
-  }
+  });
   return dx;
 }
 

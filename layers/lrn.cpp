@@ -48,8 +48,7 @@ Tensor LocalResponseNorm::forward(const Tensor& x, Mode mode) {
   float* d_data = keep ? denominator.data() : nullptr;
   const float alpha_over_size = alpha_ / static_cast<float>(size_);
   const int64_t before = size_ / 2, after = (size_ - 1) / 2;  // W(c) = [c - before, c + after]
-#pragma omp parallel for if (worth_parallel(x.numel() * size_))
-  for (int64_t n_c = 0; n_c < planes; ++n_c) {
+  parallel_for(planes, x.numel() * size_, [&](int64_t n_c) {
     const int64_t n = n_c / channels, c = n_c % channels;
     const int64_t first = std::max<int64_t>(c - before, 0), last = std::min(c + after, channels - 1);
     const float* x_sample = x_data + n * channels * plane;  // (C, plane)
@@ -65,7 +64,7 @@ Tensor LocalResponseNorm::forward(const Tensor& x, Mode mode) {
       y_plane[i] = x_plane[i] * std::pow(d, -beta_);
       if (keep) d_data[n_c * plane + i] = d;
     }
-  }
+  });
   x_ = keep ? x : Tensor();
   y_ = keep ? y : Tensor();
   denominator_ = denominator;
@@ -94,8 +93,7 @@ Tensor LocalResponseNorm::backward(const Tensor& dy) {
   const float coefficient = 2.0f * alpha_ * beta_ / static_cast<float>(size_);
   // j is in W(c) exactly when c is in [j - after, j + before].
   const int64_t before = size_ / 2, after = (size_ - 1) / 2;
-#pragma omp parallel for if (worth_parallel(dx.numel() * size_))
-  for (int64_t n_j = 0; n_j < planes; ++n_j) {
+  parallel_for(planes, dx.numel() * size_, [&](int64_t n_j) {
     const int64_t n = n_j / channels, j = n_j % channels;
     const int64_t first = std::max<int64_t>(j - after, 0), last = std::min(j + before, channels - 1);
     const float* ratio_sample = ratio_data + n * channels * plane;  // (C, plane)
@@ -106,7 +104,7 @@ Tensor LocalResponseNorm::backward(const Tensor& dy) {
       dx_data[offset + i] = dy_data[offset + i] * std::pow(d_data[offset + i], -beta_) -
                             coefficient * x_data[offset + i] * window_sum;
     }
-  }
+  });
   return dx;
 }
 

@@ -24,6 +24,52 @@ Shape MaxPool2d::out_shape(const Shape& in) const {
   return pooled_shape(describe(), in, kernel_, stride_, padding_, ceil_mode_);
 }
 
+namespace {
+
+// One window's contest. Strict '>': the first maximum in row-major order wins;
+// a NaN beats any number, as in PyTorch. Written as selects, not an if: on real
+// activations the comparison is a coin toss, and a mispredicted branch per
+// element costs more than the whole window.
+struct WindowMax {
+  float best = -std::numeric_limits<float>::infinity();
+  int64_t row = 0, col = 0;  // where `best` sits, relative to the window
+  void offer(float value, int64_t r, int64_t c) {
+    const bool wins = (value > best) | (value != value);
+    best = wins ? value : best;
+    row = wins ? r : row;
+    col = wins ? c : col;
+  }
+};
+
+// Pools one (H, W) plane that sits inside a frame of -inf (frame: (FH, FW)) big
+// enough that every window is whole, so the loops need no clipping. KERNEL is
+// the window size when known at compile time (2 and 3 cover our networks;
+// fully unrolled), 0 for any other size. argmax may be null (eval).
+template <int KERNEL>
+void pool_framed_plane(const float* frame, int64_t frame_width, int kernel, int stride, int padding,
+                       int64_t width, int64_t out_height, int64_t out_width, float* y, int32_t* argmax) {
+  const int k = KERNEL > 0 ? KERNEL : kernel;
+  for (int64_t oh = 0; oh < out_height; ++oh) {
+    for (int64_t ow = 0; ow < out_width; ++ow) {
+      const float* window = frame + oh * stride * frame_width + ow * stride;
+      WindowMax contest;
+      // If nothing beats -inf (an all -inf window) the first input position
+      // inside the window is the argmax, as in the reference.
+      contest.row = std::max<int64_t>(padding - oh * stride, 0);
+      contest.col = std::max<int64_t>(padding - ow * stride, 0);
+      for (int r = 0; r < k; ++r)
+        for (int c = 0; c < k; ++c) contest.offer(window[r * frame_width + c], r, c);
+      y[oh * out_width + ow] = contest.best;
+      if (argmax) {
+        const int64_t h = oh * stride - padding + contest.row, w = ow * stride - padding + contest.col;
+        argmax[oh * out_width + ow] = static_cast<int32_t>(h * width + w);
+      }
+    }
+  }
+}
+
+}  // namespace
+
 Tensor MaxPool2d::forward(const Tensor& x, Mode mode) {
   const Shape out = out_shape(x.shape());
   const int64_t planes = out[0] * out[1];
@@ -39,38 +85,35 @@ Tensor MaxPool2d::forward(const Tensor& x, Mode mode) {
     std::vector<int32_t>().swap(argmax_);  // eval keeps nothing
   }
 
+  // The frame: padding rows/cols of -inf on the top/left, the input, then -inf
+  // to the right/bottom as far as the last window reaches (ceil mode reaches
+  // past the padding). In floor mode the last windows may stop short of the
+  // input's end; rows and columns no window reads are not copied.
+  const int64_t frame_height = (out_height - 1) * stride_ + kernel_;
+  const int64_t frame_width = (out_width - 1) * stride_ + kernel_;
+  const int64_t copy_rows = std::min(height, frame_height - padding_);
+  const int64_t copy_cols = std::min(width, frame_width - padding_);
+
   Tensor y = Tensor::uninitialized(out);
   const float* x_data = x.data();
   float* y_data = y.data();
-  int32_t* argmax_data = argmax_.data();
-#pragma omp parallel for if (worth_parallel(out.numel() * kernel_ * kernel_))
-  for (int64_t plane = 0; plane < planes; ++plane) {
-    const float* x_plane = x_data + plane * height * width;  // (H, W)
-    float* y_plane = y_data + plane * out_height * out_width;  // (OH, OW)
-    int32_t* argmax_plane = keep ? argmax_data + plane * out_height * out_width : nullptr;
-    for (int64_t oh = 0; oh < out_height; ++oh) {
-      const WindowSpan rows = window_span(oh, kernel_, stride_, padding_);
-      const int64_t h_begin = std::max<int64_t>(rows.begin, 0), h_end = std::min(rows.end, height);
-      for (int64_t ow = 0; ow < out_width; ++ow) {
-        const WindowSpan cols = window_span(ow, kernel_, stride_, padding_);
-        const int64_t w_begin = std::max<int64_t>(cols.begin, 0), w_end = std::min(cols.end, width);
-        // Padding is -inf; every window overlaps the input (padding <= kernel / 2).
-        float best = -std::numeric_limits<float>::infinity();
-        int64_t best_index = h_begin * width + w_begin;
-        for (int64_t h = h_begin; h < h_end; ++h) {
-          for (int64_t w = w_begin; w < w_end; ++w) {
-            const float value = x_plane[h * width + w];
-            if (value > best || std::isnan(value)) {  // strict: the first maximum wins
-              best = value;
-              best_index = h * width + w;
-            }
-          }
-        }
-        y_plane[oh * out_width + ow] = best;
-        if (keep) argmax_plane[oh * out_width + ow] = static_cast<int32_t>(best_index);
-      }
+  int32_t* argmax_data = keep ? argmax_.data() : nullptr;
+  const auto pool = kernel_ == 2 ? pool_framed_plane<2> : kernel_ == 3 ? pool_framed_plane<3> : pool_framed_plane<0>;
+  parallel_chunks(planes, out.numel() * kernel_ * kernel_, [&](int64_t first_plane, int64_t end_plane) {
+    // Filled once per chunk: the border is never written, the inside is
+    // overwritten by every plane.
+    std::vector<float> frame(static_cast<size_t>(frame_height * frame_width),
+                             -std::numeric_limits<float>::infinity());
+    for (int64_t plane = first_plane; plane < end_plane; ++plane) {
+      const float* x_plane = x_data + plane * height * width;  // (H, W)
+      for (int64_t h = 0; h < copy_rows; ++h)
+        std::copy_n(x_plane + h * width, copy_cols, frame.data() + (h + padding_) * frame_width + padding_);
+      float* y_plane = y_data + plane * out_height * out_width;  // (OH, OW)
+      int32_t* argmax_plane = keep ? argmax_data + plane * out_height * out_width : nullptr;
+      pool(frame.data(), frame_width, kernel_, stride_, padding_, width, out_height, out_width, y_plane,
+           argmax_plane);
     }
-  }
+  });
   return y;
 }
 
@@ -85,14 +128,55 @@ Tensor MaxPool2d::backward(const Tensor& dy) {
   const float* dy_data = dy.data();
   const int32_t* argmax_data = argmax_.data();
   float* dx_data = dx.data();
-#pragma omp parallel for if (worth_parallel(dy.numel()))
-  for (int64_t plane = 0; plane < planes; ++plane) {
+  parallel_for(planes, dy.numel(), [&](int64_t plane) {
     const float* dy_plane = dy_data + plane * out_plane;
     const int32_t* argmax_plane = argmax_data + plane * out_plane;
     float* dx_plane = dx_data + plane * in_plane;  // each thread writes its own plane
     for (int64_t o = 0; o < out_plane; ++o) dx_plane[argmax_plane[o]] += dy_plane[o];
-  }
+  });
   return dx;
 }
 
 }  // namespace branchy
+
+namespace branchy::reference {
+
+// The definition, window by window: clip each window to the input and take the
+// first maximum (a NaN wins). MaxPool2d::forward must agree exactly.
+Tensor maxpool2d_forward(const Tensor& x, int kernel, int stride, int padding, bool ceil_mode,
+                         std::vector<int32_t>* argmax) {
+  const Shape out = pooled_shape("maxpool reference", x.shape(), kernel, stride, padding, ceil_mode);
+  const int64_t planes = out[0] * out[1];
+  const int64_t height = x.dim(2), width = x.dim(3);
+  const int64_t out_height = out[2], out_width = out[3];
+  Tensor y = Tensor::uninitialized(out);
+  if (argmax) argmax->assign(static_cast<size_t>(out.numel()), 0);
+  for (int64_t plane = 0; plane < planes; ++plane) {
+    const float* x_plane = x.data() + plane * height * width;
+    for (int64_t oh = 0; oh < out_height; ++oh) {
+      const WindowSpan rows = window_span(oh, kernel, stride, padding);
+      const int64_t h_begin = std::max<int64_t>(rows.begin, 0), h_end = std::min(rows.end, height);
+      for (int64_t ow = 0; ow < out_width; ++ow) {
+        const WindowSpan cols = window_span(ow, kernel, stride, padding);
+        const int64_t w_begin = std::max<int64_t>(cols.begin, 0), w_end = std::min(cols.end, width);
+        float best = -std::numeric_limits<float>::infinity();
+        int64_t best_index = h_begin * width + w_begin;
+        for (int64_t h = h_begin; h < h_end; ++h) {
+          for (int64_t w = w_begin; w < w_end; ++w) {
+            const float value = x_plane[h * width + w];
+            if (value > best || std::isnan(value)) {
+              best = value;
+              best_index = h * width + w;
+            }
+          }
+        }
+        const int64_t o = (plane * out_height + oh) * out_width + ow;
+        y.data()[o] = best;
+        if (argmax) (*argmax)[static_cast<size_t>(o)] = static_cast<int32_t>(best_index);
+      }
+    }
+  }
+  return y;
+}
+
+}  // namespace branchy::reference

@@ -47,4 +47,12 @@ class MaxPool2d : public Layer {
   bool ready_for_backward_ = false;
 };
 
+namespace reference {
+// The plain definition (windows clipped to the input), which forward must
+// match value for value and argmax for argmax. argmax, if given, receives the
+// index h * W + w of each window's maximum within its plane: (N, C, OH, OW).
+Tensor maxpool2d_forward(const Tensor& x, int kernel, int stride, int padding, bool ceil_mode,
+                         std::vector<int32_t>* argmax = nullptr);
+}  // namespace reference
+
 }  // namespace branchy

@@ -67,12 +67,12 @@ Tensor zero_pad_shortcut_forward(const Tensor& x, int out_channels, int stride) 
   const int64_t out_height = subsampled(height, stride), out_width = subsampled(width, stride);
   const int64_t front = (out_channels - in_channels) / 2;  // zero channels before the input's
   Tensor y(Shape{batch, out_channels, out_height, out_width});  // (N, C_out, OH, OW), zero-filled
-#pragma omp parallel for if (worth_parallel(y.numel()))
-  for (int64_t n = 0; n < batch; ++n)
+  parallel_for(batch, y.numel(), [&](int64_t n) {
     for (int64_t c = 0; c < in_channels; ++c)
       for (int64_t oh = 0; oh < out_height; ++oh)
         for (int64_t ow = 0; ow < out_width; ++ow)
           y.at(n, c + front, oh, ow) = x.at(n, c, oh * stride, ow * stride);
+  });
   return y;
 }
 
@@ -86,12 +86,12 @@ Tensor zero_pad_shortcut_backward(const Tensor& dy, const Shape& in_shape, int s
   const int64_t out_height = dy.dim(2), out_width = dy.dim(3);
   const int64_t front = (dy.dim(1) - in_channels) / 2;
   Tensor dx(in_shape);  // (N, C_in, H, W), zero off the sampled grid
-#pragma omp parallel for if (worth_parallel(dy.numel()))
-  for (int64_t n = 0; n < batch; ++n)
+  parallel_for(batch, dy.numel(), [&](int64_t n) {
     for (int64_t c = 0; c < in_channels; ++c)
       for (int64_t oh = 0; oh < out_height; ++oh)
         for (int64_t ow = 0; ow < out_width; ++ow)
           dx.at(n, c, oh * stride, ow * stride) = dy.at(n, c + front, oh, ow);
+  });
   return dx;
 }
 

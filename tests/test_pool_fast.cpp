@@ -1,0 +1,75 @@
+// MaxPool2d's framed fast path against the plain clipped-window definition
+// (reference::maxpool2d_forward): values and argmax must agree exactly, for
+// kernels 2 and 3 (the unrolled paths) and others, with padding, ceil mode,
+// ties, NaN and -inf, on one and two threads.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "engine/rng.h"
+#include "engine/threads.h"
+#include "layers/maxpool.h"
+
+using namespace branchy;
+
+namespace {
+
+int draw(Rng& rng, int low, int high) { return low + static_cast<int>(rng.below(high - low + 1)); }
+
+// Values from a small set, so windows often tie; a few NaN and -inf.
+Tensor awkward_input(const Shape& shape, Rng& rng) {
+  Tensor x = Tensor::uninitialized(shape);
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const uint64_t pick = rng.below(40);
+    x[i] = pick == 0   ? std::numeric_limits<float>::quiet_NaN()
+           : pick == 1 ? -std::numeric_limits<float>::infinity()
+                       : static_cast<float>(rng.below(6)) - 2.0f;
+  }
+  return x;
+}
+
+bool same_value(float a, float b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+
+}  // namespace
+
+TEST_CASE("framed max pooling equals the clipped-window definition, argmax included", "[pool-fast]") {
+  Rng rng(5);
+  const int saved_threads = num_threads();
+  for (int trial = 0; trial < 120; ++trial) {
+    const int kernel = draw(rng, 1, 4);
+    const int stride = draw(rng, 1, 3);
+    const int padding = draw(rng, 0, kernel / 2);
+    const bool ceil_mode = rng.below(2) == 1;
+    const int64_t height = draw(rng, kernel, 13), width = draw(rng, kernel, 13);
+    const Shape shape{draw(rng, 1, 3), draw(rng, 1, 40), height, width};
+    set_num_threads(trial % 2 == 0 ? 1 : 2);
+    MaxPool2d pool(kernel, stride, padding, ceil_mode);
+    INFO(pool.describe() << " on " << shape.str() << " threads " << num_threads());
+    const Tensor x = awkward_input(shape, rng);
+
+    std::vector<int32_t> argmax;
+    const Tensor expected = reference::maxpool2d_forward(x, kernel, stride, padding, ceil_mode, &argmax);
+    const Tensor eval_y = pool.forward(x, Mode::eval);
+    const Tensor train_y = pool.forward(x, Mode::train);
+    REQUIRE(eval_y.shape() == expected.shape());
+    int64_t mismatches = 0;
+    for (int64_t i = 0; i < expected.numel(); ++i)
+      mismatches += !same_value(eval_y[i], expected[i]) || !same_value(train_y[i], expected[i]);
+    REQUIRE(mismatches == 0);
+
+    // The argmax shows in backward: a one-hot dy lands exactly where the
+    // reference's argmax says.
+    const int64_t plane_out = expected.dim(2) * expected.dim(3), plane_in = height * width;
+    for (int probe = 0; probe < 5; ++probe) {
+      const int64_t o = rng.below(expected.numel());
+      Tensor dy(expected.shape());
+      dy[o] = 1.0f;
+      const Tensor dx = pool.backward(dy);
+      const int64_t target = (o / plane_out) * plane_in + argmax[static_cast<size_t>(o)];
+      REQUIRE(dx[target] == 1.0f);
+    }
+  }
+  set_num_threads(saved_threads);
+}
