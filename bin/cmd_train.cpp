@@ -36,7 +36,7 @@ std::vector<float> parse_weights(const ArgParser& args) {
 int command_train(int argc, char** argv) {
   ArgParser args("train", "Trains a network on a dataset; writes the run folder (model, log, plot).");
   args.option("net", "NAME", "lenet", "network: " + network_list());
-  args.option("config", "K=V,...", "", "network settings, e.g. depth=20,branch_width=16 (see docs/NETWORKS.md)");
+  args.option("config", "K=V,...", "", "network settings, e.g. depth=20,branch0_width=16 (see docs/NETWORKS.md)");
   add_data_options(args, "fashion-mnist");
   args.option("epochs", "N", "10", "joint training epochs");
   args.option("trunk-epochs", "N", "0", "epochs training the trunk alone first");

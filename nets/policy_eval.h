@@ -20,12 +20,16 @@
 #include "datasets/normalizer.h"
 #include "engine/json.h"
 #include "nets/early_exit.h"
+#include "nets/segment_timing.h"
 
 namespace branchy {
 
 struct Policy {
   std::string name;
   std::function<EarlyExitResult(const Tensor& images)> run;  // images (N, C, H, W)
+  // Optional: the batch-1 latency (us) that the segments' own times predict
+  // for this policy, given its measured exit shares (nets/segment_timing.h).
+  std::function<double(const SegmentTimes& times, const std::vector<double>& exit_share)> predict_latency_us;
 };
 
 Policy full_policy(BranchyNet& net);
@@ -34,7 +38,10 @@ Policy branchy_policy(BranchyNet& net, std::vector<float> thresholds);
 struct EvalOptions {
   int throughput_batch = 64;
   int64_t latency_samples = 0;  // batch-1 timings over the first N samples (0: all)
-  int repeats = 1;              // timed passes; the fastest counts
+  int repeats = 1;              // timing rounds; per policy the fastest pass counts
+  // When set, each round also times this network's stages and branches
+  // alone, and policies with predict_latency_us get a predicted latency.
+  BranchyNet* segments_of = nullptr;
 };
 
 struct PolicyReport {
@@ -45,12 +52,19 @@ struct PolicyReport {
   double mean_macs = 0;
   double latency_us = 0, latency_p99_us = 0;  // batch 1
   double throughput = 0;                      // samples per second at throughput_batch
+  double predicted_latency_us = 0;            // from segment times; 0 when not measured
   double mean_buffered_bytes = 0, peak_buffered_bytes = 0;
   std::vector<int> exits, predictions;        // per sample, for agreement measures
 
   Json to_json() const;
 };
 
+// Measures several policies on the same samples. Timing passes alternate
+// between the policies round by round (options.repeats rounds), so that their
+// ratios are measured under the same machine conditions.
+std::vector<PolicyReport> evaluate_policies(const std::vector<Policy>& policies, int num_exits, const Dataset& data,
+                                            const Normalizer* normalizer, const EvalOptions& options,
+                                            const std::function<void(const std::string&)>& status = {});
 PolicyReport evaluate_policy(const Policy& policy, int num_exits, const Dataset& data, const Normalizer* normalizer,
                              const EvalOptions& options, const std::function<void(const std::string&)>& status = {});
 

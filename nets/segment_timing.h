@@ -1,0 +1,38 @@
+// segment_timing.h — what each piece of a branchy network costs on its own,
+// measured, and the latency those costs predict for a policy.
+//
+// MACs predict a speed-up only as well as every layer runs at the same
+// multiply-adds per second. Small layers do not: pooling, ReLU and im2col are
+// not multiply-adds, and a 5-channel convolution runs far below a 20-channel
+// one. Timing each stage and branch alone at batch 1 gives a second
+// prediction that includes all that; the difference between it and the
+// measured early-exit latency is the cost of the early-exit machinery itself
+// (entropy, the exit decision, gathering the remaining samples).
+#pragma once
+
+#include <vector>
+
+#include "nets/branchy_net.h"
+
+namespace branchy {
+
+struct SegmentTimes {
+  std::vector<double> stage_us;   // (stages) mean microseconds per sample, batch 1
+  std::vector<double> branch_us;  // (stages - 1)
+};
+
+// Runs the first `samples` images of `images` (N, C, H, W), already
+// normalised, one at a time through every stage and branch (Mode::eval),
+// timing each segment. `rounds` passes; per segment the fastest pass counts.
+SegmentTimes time_segments(BranchyNet& net, const Tensor& images, int64_t samples, int rounds);
+
+// Time of BranchyNet's path to `exit`: stages 0..exit and branches
+// 0..min(exit, K-1) (every branch on the way is tried).
+double branchy_path_us(const SegmentTimes& times, int exit);
+// Time of the trunk alone (the "full" policy).
+double trunk_us(const SegmentTimes& times);
+// Mean latency predicted for samples leaving at exit e with share[e], under
+// BranchyNet's rule.
+double predicted_branchy_latency_us(const SegmentTimes& times, const std::vector<double>& exit_share);
+
+}  // namespace branchy

@@ -1,0 +1,117 @@
+// Policy evaluation: the figures evaluate_policies reports must be the ones
+// the network gives (accuracy, exit shares, MACs), timing rounds must fill
+// every latency, and the segment-time prediction must add up as defined.
+#include <catch2/catch.hpp>
+
+#include <limits>
+
+#include "engine/error.h"
+#include "engine/loss.h"
+#include "engine/rng.h"
+#include "nets/policy_eval.h"
+#include "nets/registry.h"
+#include "nets/segment_timing.h"
+
+using namespace branchy;
+
+namespace {
+
+Dataset random_images(int64_t count, uint64_t seed) {
+  Dataset d;
+  d.channels = 1;
+  d.height = d.width = 12;
+  d.num_classes = 4;
+  d.name = "random";
+  Rng rng(seed);
+  d.pixels.resize(static_cast<size_t>(count * d.sample_bytes()));
+  for (uint8_t& p : d.pixels) p = static_cast<uint8_t>(rng.below(256));
+  for (int64_t i = 0; i < count; ++i) d.labels.push_back(static_cast<int>(rng.below(4)));
+  return d;
+}
+
+std::unique_ptr<BranchyNet> tiny_b_lenet() {
+  Json config = Json::object();
+  config.set("conv1", 3);
+  config.set("conv2", 4);
+  config.set("conv3", 4);
+  config.set("fc", 8);
+  config.set("branch_conv", 3);
+  return build_network("b-lenet", config, Shape{1, 1, 12, 12}, 4, 9);
+}
+
+}  // namespace
+
+TEST_CASE("segment times add up along BranchyNet's paths", "[policy]") {
+  SegmentTimes t;
+  t.stage_us = {10, 20, 40};
+  t.branch_us = {3, 5};
+  REQUIRE(branchy_path_us(t, 0) == 13.0);       // S0 + B0
+  REQUIRE(branchy_path_us(t, 1) == 38.0);       // S0 + B0 + S1 + B1
+  REQUIRE(branchy_path_us(t, 2) == 78.0);       // every stage, every branch tried
+  REQUIRE(trunk_us(t) == 70.0);                 // the full policy tries no branch
+  REQUIRE(predicted_branchy_latency_us(t, {0.5, 0.25, 0.25}) == Approx(0.5 * 13 + 0.25 * 38 + 0.25 * 78));
+  REQUIRE_THROWS_AS(branchy_path_us(t, 3), Error);
+  REQUIRE_THROWS_AS(predicted_branchy_latency_us(t, {1.0}), Error);
+}
+
+TEST_CASE("evaluate_policies reports the network's own answers, exits and costs", "[policy]") {
+  auto net = tiny_b_lenet();
+  const Dataset data = random_images(24, 3);
+  const Tensor images = data.images(0, data.size());  // no normaliser
+  const std::vector<Tensor> logits = net->forward_exits(images, Mode::eval);
+  const std::vector<int> exit0 = argmax_rows(logits[0]), last = argmax_rows(logits[1]);
+  int64_t right0 = 0, right_last = 0;
+  for (int64_t i = 0; i < data.size(); ++i) {
+    right0 += exit0[i] == data.labels[i];
+    right_last += last[i] == data.labels[i];
+  }
+
+  EvalOptions options;
+  options.throughput_batch = 5;  // batches that do not divide the samples
+  options.latency_samples = 6;
+  options.repeats = 2;
+  options.segments_of = net.get();
+  const std::vector<Policy> policies = {full_policy(*net),
+                                        branchy_policy(*net, {std::numeric_limits<float>::infinity()})};
+  const std::vector<PolicyReport> reports = evaluate_policies(policies, net->num_exits(), data, nullptr, options);
+  REQUIRE(reports.size() == 2);
+
+  const PolicyReport& full = reports[0];
+  REQUIRE(full.name == "full");
+  REQUIRE(full.accuracy == Approx(static_cast<double>(right_last) / data.size()));
+  REQUIRE(full.exit_share == std::vector<double>{0.0, 1.0});
+  REQUIRE(full.mean_macs == Approx(static_cast<double>(net->full_macs())));
+  REQUIRE(full.predictions == last);
+
+  const PolicyReport& early = reports[1];  // an infinite threshold: everyone leaves at branch 0
+  REQUIRE(early.accuracy == Approx(static_cast<double>(right0) / data.size()));
+  REQUIRE(early.exit_share == std::vector<double>{1.0, 0.0});
+  REQUIRE(early.mean_macs == Approx(static_cast<double>(branchy_path_macs(*net, 0))));
+  REQUIRE(early.predictions == exit0);
+  REQUIRE(exit_agreement(full, early) == 0.0);
+
+  for (const PolicyReport& r : reports) {
+    INFO(r.name);
+    REQUIRE(r.samples == data.size());
+    REQUIRE(r.latency_us > 0.0);
+    REQUIRE(r.latency_p99_us > 0.0);
+    REQUIRE(r.throughput > 0.0);
+    REQUIRE(r.predicted_latency_us > 0.0);
+    const Json j = r.to_json();
+    REQUIRE(j.get_double("accuracy") == Approx(r.accuracy));
+    REQUIRE(j.get_double("predicted_latency_us") == Approx(r.predicted_latency_us));
+  }
+}
+
+TEST_CASE("time_segments times every stage and branch, and rejects bad requests", "[policy]") {
+  auto net = tiny_b_lenet();
+  const Dataset data = random_images(4, 5);
+  const Tensor images = data.images(0, data.size());
+  const SegmentTimes t = time_segments(*net, images, 3, 2);
+  REQUIRE(t.stage_us.size() == 2);
+  REQUIRE(t.branch_us.size() == 1);
+  for (double us : t.stage_us) REQUIRE(us > 0.0);
+  REQUIRE(t.branch_us[0] > 0.0);
+  REQUIRE_THROWS_AS(time_segments(*net, images, 5, 1), Error);  // more samples than images
+  REQUIRE_THROWS_AS(time_segments(*net, images, 2, 0), Error);
+}
