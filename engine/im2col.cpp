@@ -28,17 +28,21 @@ int64_t padded_size(const ConvGeometry& g) {
 // Copies image (C, H, W) into the middle of a zeroed (C, PH, PW) buffer.
 PaddedImage pad(const float* image, const ConvGeometry& g) {
   if (g.pad_h == 0 && g.pad_w == 0) return {image, g.height, g.width};
+  return {zero_padded_image(image, g, 0), g.height + 2 * g.pad_h, g.width + 2 * g.pad_w};
+}
+
+}  // namespace
+
+const float* zero_padded_image(const float* image, const ConvGeometry& g, int slack) {
   const int PH = g.height + 2 * g.pad_h, PW = g.width + 2 * g.pad_w;
-  float* padded = padded_scratch(padded_size(g)).data();
-  std::memset(padded, 0, sizeof(float) * padded_size(g));
+  float* padded = padded_scratch(padded_size(g) + slack).data();
+  std::memset(padded, 0, sizeof(float) * (padded_size(g) + slack));
   for (int c = 0; c < g.channels; ++c)
     for (int h = 0; h < g.height; ++h)
       std::memcpy(padded + (static_cast<int64_t>(c) * PH + h + g.pad_h) * PW + g.pad_w,
                   image + (static_cast<int64_t>(c) * g.height + h) * g.width, sizeof(float) * g.width);
-  return {padded, PH, PW};
+  return padded;
 }
-
-}  // namespace
 
 void im2col(const float* image, const ConvGeometry& g, float* columns) {
   const int OH = g.out_height(), OW = g.out_width();

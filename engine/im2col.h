@@ -34,6 +34,11 @@ void im2col(const float* image, const ConvGeometry& g, float* columns);
 // columns (C*KH*KW, OH*OW) -> image (C, H, W), adding overlapping windows; image is overwritten.
 void col2im(const float* columns, const ConvGeometry& g, float* image);
 
+// The image (C, H, W) copied into the middle of a zeroed (C, H + 2*pad_h,
+// W + 2*pad_w) buffer followed by `slack` more zeros. The buffer belongs to
+// the calling thread and is reused by its next call (im2col, col2im included).
+const float* zero_padded_image(const float* image, const ConvGeometry& g, int slack);
+
 namespace reference {
 // The same two functions, one bounds test per element.
 void im2col(const float* image, const ConvGeometry& g, float* columns);

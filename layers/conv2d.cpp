@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "engine/blas.h"
+#include "engine/conv_direct.h"
 #include "engine/error.h"
 #include "engine/init.h"
 #include "engine/kernels.h"
@@ -111,6 +112,16 @@ Tensor Conv2d::forward(const Tensor& x, Mode mode) {
   Tensor y = Tensor::uninitialized(out);  // (N, C_out, OH, OW)
   const int64_t N = x.dim(0);
   const int64_t image_in = x.shape().sample_numel(), image_out = out.sample_numel();
+  if (mode == Mode::eval && !is_pointwise() && direct_conv_pays(g, out_channels_, options_.groups)) {
+    // Inference needs no column matrix for backward: shifted rows are cheaper.
+    input_ = Tensor();
+    const float* bias_data = options_.bias ? bias.value.data() : nullptr;
+    parallel_for(N, macs(x.shape()), [&](int64_t n) {
+      conv2d_direct_stride1(x.data() + n * image_in, g, weight.value.data(), bias_data, out_channels_,
+                            y.data() + n * image_out);
+    });
+    return y;
+  }
   const int64_t column_size = g.column_rows() * g.column_cols();  // one image's (C_in*K*K, OH*OW)
   // Keeping the columns trades memory for a second im2col in backward.
   columns_kept_ = mode == Mode::train && !is_pointwise() &&

@@ -137,3 +137,41 @@ TEST_CASE("backward uses the columns of the latest train-mode forward", "[conv-f
   }
   set_num_threads(2);
 }
+
+TEST_CASE("inference convs (direct shifted-row path and im2col path) equal the reference", "[conv-fast]") {
+  // Eval mode takes conv2d_direct_stride1 for stride-1 ungrouped convs with
+  // few output channels: widths below, at and above one block of 16
+  // positions, channel counts that leave 1, 2 and 3 in the last block of 4.
+  Rng shapes(61), weights(62);
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (int trial = 0; trial < 40; ++trial) {
+      const int in = draw(shapes, 1, 6), out = draw(shapes, 1, 11);
+      const int kernel = draw(shapes, 1, 5), padding = draw(shapes, 0, 3);
+      const int stride = trial % 5 == 4 ? 2 : 1;  // a few take the im2col path
+      const int height = std::max(1, kernel - 2 * padding) + draw(shapes, 0, 20);
+      const int width = std::max(1, kernel - 2 * padding) + draw(shapes, 0, 20);
+      const int batch = draw(shapes, 1, 3);
+      const bool bias = trial % 2 == 0;
+      Conv2d conv(in, out, kernel, Conv2dOptions{stride, padding, 1, bias}, weights);
+      const Tensor x = random_tensor(Shape{batch, in, height, width}, 500 + trial);
+      const Tensor no_bias;
+      const Tensor expected =
+          conv2d_forward_reference(x, conv.weight.value, bias ? conv.bias.value : no_bias, stride, padding, 1);
+      INFO(conv.describe() << " on " << x.shape().str() << " threads " << threads);
+      const Tensor y = conv.forward(x, Mode::eval);
+      REQUIRE(y.shape() == expected.shape());
+      REQUIRE(relative_difference(y, expected) < 1e-5f);
+    }
+    // B-LeNet's convs as inference runs them, one image and a batch.
+    Conv2d conv1(1, 5, 5, Conv2dOptions{1, 3, 1, true}, weights), conv3(10, 20, 5, Conv2dOptions{1, 3, 1, true}, weights);
+    for (int batch : {1, 8}) {
+      const Tensor a = random_tensor(Shape{batch, 1, 28, 28}, 71), b = random_tensor(Shape{batch, 10, 9, 9}, 72);
+      REQUIRE(relative_difference(conv1.forward(a, Mode::eval),
+                                  conv2d_forward_reference(a, conv1.weight.value, conv1.bias.value, 1, 3, 1)) < 1e-5f);
+      REQUIRE(relative_difference(conv3.forward(b, Mode::eval),
+                                  conv2d_forward_reference(b, conv3.weight.value, conv3.bias.value, 1, 3, 1)) < 1e-5f);
+    }
+  }
+  set_num_threads(2);
+}

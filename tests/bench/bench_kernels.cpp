@@ -42,6 +42,8 @@
 #include "engine/rng.h"
 #include "engine/tensor.h"
 #include "engine/threads.h"
+#include "engine/conv_direct.h"
+#include "engine/im2col.h"
 #include "layers/conv2d.h"
 #include "layers/linear.h"
 
@@ -428,13 +430,14 @@ struct Options {
   bool quick = false;
   std::string csv_path;  // empty: no CSV
   std::string only;      // empty: every shape
+  bool paths_only = false;  // only the inference-path comparison
 };
 
 bool selected(const Options& options, const char* net, const char* layer) {
   return (std::string(net) + " " + layer).find(options.only) != std::string::npos;
 }
 
-const char* usage = "usage: bench_kernels [--quick] [--csv FILE] [--only TEXT]";
+const char* usage = "usage: bench_kernels [--quick] [--csv FILE] [--only TEXT] [--paths]";
 
 // Returns false (after one line on stderr) for a flag it does not know;
 // --help prints the usage and exits 0.
@@ -446,6 +449,8 @@ bool parse_options(int argc, char** argv, Options& options) {
       std::exit(0);
     } else if (arg == "--quick") {
       options.quick = true;
+    } else if (arg == "--paths") {
+      options.paths_only = true;
     } else if (arg == "--csv" && i + 1 < argc) {
       options.csv_path = argv[++i];
     } else if (arg.rfind("--csv=", 0) == 0 && arg.size() > 6) {
@@ -462,6 +467,42 @@ bool parse_options(int argc, char** argv, Options& options) {
   return true;
 }
 
+// Inference at batch 1 on one thread: the two ways Conv2d can run a stride-1
+// convolution, timed side by side, and which one direct_conv_pays() picks.
+// This table is what the rule is tuned on.
+void compare_inference_paths(const Options& options, double budget, Rng& rng) {
+  set_num_threads(1);
+  std::printf("\ninference convs, batch 1, 1 thread: shifted-row direct vs im2col + sgemm (GMAC/s)\n");
+  std::printf("%-10s %-14s %-26s %10s %8s %8s %7s  %s\n", "net", "layer", "shape", "MACs", "direct", "im2col",
+              "ratio", "rule picks");
+  for (const ConvShape& s : conv_shapes) {
+    if (s.stride != 1 || s.groups != 1 || s.kernel == 1 || !selected(options, s.net, s.layer)) continue;
+    const ConvGeometry g{s.in, s.size, s.size, s.kernel, s.kernel, 1, 1, s.padding, s.padding};
+    const int rows = static_cast<int>(g.column_rows()), cols = static_cast<int>(g.column_cols());
+    const Tensor image = random_floats(int64_t{s.in} * s.size * s.size, rng);
+    const Tensor weight = random_floats(int64_t{s.out} * rows, rng);  // (O, C*K*K)
+    const Tensor bias = random_floats(s.out, rng);
+    Tensor out = Tensor::uninitialized(Shape{int64_t{s.out} * cols});
+    Tensor columns = Tensor::uninitialized(Shape{int64_t{rows} * cols});
+    const double macs = static_cast<double>(s.out) * rows * cols;
+    const Timing direct = time_calls(
+        [&] { conv2d_direct_stride1(image.data(), g, weight.data(), bias.data(), s.out, out.data()); }, budget);
+    const Timing unrolled = time_calls(
+        [&] {
+          im2col(image.data(), g, columns.data());
+          gemm(false, false, s.out, cols, rows, 1.0f, weight.data(), rows, columns.data(), cols, 0.0f, out.data(),
+               cols);
+        },
+        budget);
+    const std::string shape = std::to_string(s.in) + "->" + std::to_string(s.out) + " k" + std::to_string(s.kernel) +
+                              " p" + std::to_string(s.padding) + " @" + std::to_string(s.size) + "x" +
+                              std::to_string(s.size);
+    std::printf("%-10s %-14s %-26s %10.0f %8.2f %8.2f %6.2fx  %s\n", s.net, s.layer, shape.c_str(), macs,
+                gflops(macs, direct.median), gflops(macs, unrolled.median), unrolled.median / direct.median,
+                direct_conv_pays(g, s.out, s.groups) ? "direct" : "im2col");
+  }
+}
+
 void run(const Options& options) {
   const double budget = options.quick ? 0.02 : 0.2;  // seconds per measurement
   std::ofstream csv;
@@ -473,6 +514,10 @@ void run(const Options& options) {
   const Clock::time_point start = Clock::now();
   std::printf("load average at start: %s\n", load_average().c_str());
   Rng rng(2024);
+  if (options.paths_only) {
+    compare_inference_paths(options, budget, rng);
+    return;
+  }
   const Peak peak = measure_peak(budget, rng);
   print_machine(peak);
 
@@ -513,6 +558,7 @@ void run(const Options& options) {
       }
     }
   }
+  compare_inference_paths(options, budget, rng);
   std::printf("\nload average at end: %s; %.0f s in all\n", load_average().c_str(), seconds_since(start));
 }
 
