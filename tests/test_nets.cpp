@@ -12,9 +12,11 @@
 #include "nets/model_file.h"
 #include "nets/registry.h"
 #include "tests/gradcheck.h"
+#include "tests/small_nets.h"
 
 using namespace branchy;
 using branchy::testing::random_tensor;
+using branchy::testing::small_b_lenet;
 
 namespace {
 
@@ -53,16 +55,6 @@ class AllExits : public Layer {
  private:
   BranchyNet& net_;
 };
-
-std::unique_ptr<BranchyNet> small_b_lenet(uint64_t seed) {
-  Json config = Json::object();
-  config.set("conv1", 3);
-  config.set("conv2", 4);
-  config.set("conv3", 4);
-  config.set("fc", 8);
-  config.set("branch_conv", 3);
-  return build_network("b-lenet", config, Shape{1, 1, 12, 12}, 4, seed);
-}
 
 }  // namespace
 

@@ -11,8 +11,10 @@
 #include "nets/policy_eval.h"
 #include "nets/registry.h"
 #include "nets/segment_timing.h"
+#include "tests/small_nets.h"
 
 using namespace branchy;
+using branchy::testing::small_b_lenet;
 
 namespace {
 
@@ -27,16 +29,6 @@ Dataset random_images(int64_t count, uint64_t seed) {
   for (uint8_t& p : d.pixels) p = static_cast<uint8_t>(rng.below(256));
   for (int64_t i = 0; i < count; ++i) d.labels.push_back(static_cast<int>(rng.below(4)));
   return d;
-}
-
-std::unique_ptr<BranchyNet> tiny_b_lenet() {
-  Json config = Json::object();
-  config.set("conv1", 3);
-  config.set("conv2", 4);
-  config.set("conv3", 4);
-  config.set("fc", 8);
-  config.set("branch_conv", 3);
-  return build_network("b-lenet", config, Shape{1, 1, 12, 12}, 4, 9);
 }
 
 }  // namespace
@@ -55,7 +47,7 @@ TEST_CASE("segment times add up along BranchyNet's paths", "[policy]") {
 }
 
 TEST_CASE("evaluate_policies reports the network's own answers, exits and costs", "[policy]") {
-  auto net = tiny_b_lenet();
+  auto net = small_b_lenet(9);
   const Dataset data = random_images(24, 3);
   const Tensor images = data.images(0, data.size());  // no normaliser
   const std::vector<Tensor> logits = net->forward_exits(images, Mode::eval);
@@ -104,7 +96,7 @@ TEST_CASE("evaluate_policies reports the network's own answers, exits and costs"
 }
 
 TEST_CASE("time_segments times every stage and branch, and rejects bad requests", "[policy]") {
-  auto net = tiny_b_lenet();
+  auto net = small_b_lenet(9);
   const Dataset data = random_images(4, 5);
   const Tensor images = data.images(0, data.size());
   const SegmentTimes t = time_segments(*net, images, 3, 2);

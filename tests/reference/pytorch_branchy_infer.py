@@ -1,0 +1,109 @@
+#!/usr/bin/python3
+"""Batch-1 inference of one branchy model file, in PyTorch and in branchy,
+side by side on this machine: the "full" network and BranchyNet's early exit
+with the thresholds stored in the file.
+
+    /usr/bin/python3 tests/reference/pytorch_branchy_infer.py runs/demo/model.safetensors [--samples 2000] [--threads 1]
+
+The model is loaded into the PyTorch twin from check_checkpoint_pytorch.py
+(lenet, b-lenet). PyTorch runs in eval mode under torch.inference_mode(), one
+image at a time, exiting at the first branch whose softmax entropy is below
+its threshold (the same rule as nets/early_exit.h). Timing rounds alternate
+between the two policies and the fastest round counts, as `branchy eval`
+does, which runs next on the same samples and threads. Prints one table:
+accuracy, mean latency per sample, and branchy's speed against PyTorch.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_checkpoint_pytorch import FASHION, build  # noqa: E402,F401
+from pytorch_lenet_train import idx  # noqa: E402
+from read_safetensors import read_safetensors  # noqa: E402
+
+
+def entropy(logits):
+    p = torch.softmax(logits, dim=1)
+    return float(-(p * torch.log(p.clamp_min(1e-30))).sum())
+
+
+def full(model, x):
+    for i in range(model.count):
+        x = getattr(model, f"stage{i}")(x)
+    return x
+
+
+def branchy(model, x, thresholds):
+    for i in range(model.count):
+        x = getattr(model, f"stage{i}")(x)
+        if i < model.count - 1:
+            logits = getattr(model, f"branch{i}")(x)
+            if entropy(logits) < thresholds[i]:
+                return logits
+    return x
+
+
+def timed_pass(run, images):
+    answers, start = [], time.perf_counter()
+    for i in range(len(images)):
+        answers.append(int(run(images[i:i + 1]).argmax(1)))
+    return (time.perf_counter() - start) / len(images) * 1e6, answers
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("model")
+    p.add_argument("--samples", type=int, default=2000)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--rounds", type=int, default=3)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    tensors, meta = read_safetensors(a.model)
+    net_name, cfg = meta["net"], json.loads(meta["config"])
+    thresholds = json.loads(meta.get("thresholds", "[]"))
+    model = build(net_name, cfg).eval()
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items() if not k.startswith("optimizer.")},
+                          strict=True)
+    norm = json.loads(meta["normalizer"])
+    images = idx("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28)[: a.samples]
+    labels = idx("t10k-labels-idx1-ubyte.gz", 8)[: a.samples].astype(np.int64)
+    x = (torch.from_numpy(images.astype(np.float32) / 255.0) - norm["mean"][0]) / norm["std"][0]
+
+    policies = {"full": lambda t: full(model, t)}
+    if model.count > 1 and thresholds:
+        policies["branchy"] = lambda t: branchy(model, t, thresholds)
+    best = {name: float("inf") for name in policies}
+    accuracy = {}
+    with torch.inference_mode():
+        for name, run in policies.items():  # warm-up
+            timed_pass(run, x[:50])
+        for _ in range(a.rounds):
+            for name, run in policies.items():
+                us, answers = timed_pass(run, x)
+                best[name] = min(best[name], us)
+                accuracy[name] = float(np.mean(np.array(answers) == labels))
+
+    branchy_bin = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bin", "branchy")
+    ours = json.loads(subprocess.run(
+        [branchy_bin, "eval", a.model, "--json", "--policy", ",".join(policies), "--threads", str(a.threads),
+         "--test-limit", str(a.samples), "--latency-samples", str(a.samples), "--repeats", str(a.rounds)],
+        check=True, capture_output=True, text=True).stdout)["policies"]
+
+    print(f"{net_name} ({a.model}), {a.samples} Fashion-MNIST test images one at a time, {a.threads} thread(s), "
+          f"torch {torch.__version__}")
+    print(f"{'policy':8} {'torch acc':>9} {'branchy acc':>11} {'torch us':>9} {'branchy us':>10} {'speed vs torch':>14}")
+    for name in policies:
+        mine = ours[name]
+        print(f"{name:8} {accuracy[name]:9.4f} {mine['accuracy']:11.4f} {best[name]:9.1f} {mine['latency_us']:10.1f} "
+              f"{best[name] / mine['latency_us']:13.2f}x")
+
+
+if __name__ == "__main__":
+    main()
