@@ -5,6 +5,7 @@
 #   make test SANITIZE=1   the same suite under AddressSanitizer + UBSan (also: make asan)
 #   make bench      kernel benchmarks (GFLOP/s and ratio to cblas_sgemm)
 #   make demo       trains a branchy network on Fashion-MNIST and compares policies
+#   make results    trains, calibrates and evaluates all five networks (docs/RESULTS.md's table)
 #   make deps       installs the Debian packages that are missing
 #
 # Switches: ARCH=native|x86-64-v3|...  SANITIZE=0|1  BUILD=dir  OPTFLAGS=-O0 (quick builds)  TEST_ARGS="[tag]"
@@ -51,7 +52,7 @@ BENCH_BIN  := $(BUILD)/bench_kernels
 
 DEB_PACKAGES := g++ make libopenblas-dev libxsimd-dev catch2 libstb-dev zlib1g-dev dataset-fashion-mnist
 
-.PHONY: all deps test asan bench demo clean
+.PHONY: all deps test asan bench demo results clean
 .DEFAULT_GOAL := all
 
 all: $(BRANCHY)
@@ -110,6 +111,10 @@ demo: all
 	./bin/branchy train --net b-lenet --data fashion-mnist --epochs $(DEMO_EPOCHS) --out $(DEMO_DIR) $(DEMO_ARGS)
 	./bin/branchy calibrate $(DEMO_DIR)/model.safetensors
 	./bin/branchy eval $(DEMO_DIR)/model.safetensors --policy full,branchy
+
+# About an hour on 2 cores; RESULTS_ARGS="--epochs 2 --nets b-lenet,b-resnet" etc.
+results: all
+	python3 docs/scripts/five_networks.py $(RESULTS_ARGS)
 
 clean:
 	rm -rf build bin/branchy runs

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/threads.h"
+
 namespace branchy {
 
 namespace {
@@ -49,7 +51,7 @@ void accumulate_block(const float* padded, int64_t plane, int PW, const ConvGeom
 }  // namespace
 
 void conv2d_direct_stride1(const float* image, const ConvGeometry& g, const float* weight, const float* bias,
-                           int out_channels, float* out) {
+                           int out_channels, float* out, bool split_channels) {
   const int OH = g.out_height(), OW = g.out_width();
   const int PH = g.height + 2 * g.pad_h, PW = g.width + 2 * g.pad_w;
   const int64_t plane = static_cast<int64_t>(PH) * PW;
@@ -63,20 +65,28 @@ void conv2d_direct_stride1(const float* image, const ConvGeometry& g, const floa
     wide_buffer.resize(static_cast<size_t>(out_channels * blocks_end));
   float* wide = wide_buffer.data();
 
-  for (int o0 = 0; o0 < out_channels; o0 += kChannelBlock) {
-    const int count = std::min(kChannelBlock, out_channels - o0);
-    const float* w = weight + o0 * filter;
-    const float* b = bias ? bias + o0 : nullptr;
-    float* wide_o = wide + o0 * blocks_end;
-    for (int64_t p = 0; p < span; p += kBlock) {
-      switch (count) {
-        case 4: accumulate_block<4>(padded, plane, PW, g, w, filter, b, p, wide_o, blocks_end); break;
-        case 3: accumulate_block<3>(padded, plane, PW, g, w, filter, b, p, wide_o, blocks_end); break;
-        case 2: accumulate_block<2>(padded, plane, PW, g, w, filter, b, p, wide_o, blocks_end); break;
-        default: accumulate_block<1>(padded, plane, PW, g, w, filter, b, p, wide_o, blocks_end); break;
+  // Blocks of 4 output channels write disjoint rows of `wide`; the padded
+  // image and `wide` belong to this thread and are only read / written in
+  // disjoint places by the helpers.
+  const int64_t channel_blocks = (out_channels + kChannelBlock - 1) / kChannelBlock;
+  const int64_t macs = static_cast<int64_t>(out_channels) * filter * span;
+  parallel_chunks(channel_blocks, split_channels ? macs : 0, [&](int64_t first_block, int64_t end_block) {
+    for (int64_t block = first_block; block < end_block; ++block) {
+      const int o0 = static_cast<int>(block) * kChannelBlock;
+      const int count = std::min(kChannelBlock, out_channels - o0);
+      const float* w = weight + o0 * filter;
+      const float* b = bias ? bias + o0 : nullptr;
+      float* wide_o = wide + o0 * blocks_end;
+      for (int64_t p = 0; p < span; p += kBlock) {
+        switch (count) {
+          case 4: accumulate_block<4>(padded, plane, PW, g, w, filter, b, p, wide_o, blocks_end); break;
+          case 3: accumulate_block<3>(padded, plane, PW, g, w, filter, b, p, wide_o, blocks_end); break;
+          case 2: accumulate_block<2>(padded, plane, PW, g, w, filter, b, p, wide_o, blocks_end); break;
+          default: accumulate_block<1>(padded, plane, PW, g, w, filter, b, p, wide_o, blocks_end); break;
+        }
       }
     }
-  }
+  });
   // Keep the first OW positions of every padded-width row.
   for (int o = 0; o < out_channels; ++o)
     for (int oh = 0; oh < OH; ++oh)

@@ -6,9 +6,10 @@
 //
 // Why: im2col writes a matrix C*K*K times the size of the image, and for a
 // 1- or 5-channel input that copy costs as much as the GEMM it feeds, while a
-// GEMM with 5..20 output rows runs far below the machine's peak. Here every
-// output row segment of 8 (one AVX vector) is accumulated in registers for 4
-// output channels at once: each input vector loaded feeds 4 multiply-adds.
+// GEMM with 5..20 output rows runs far below the machine's peak. Outputs are
+// computed over the padded width (see conv_direct.cpp), 16 positions x 4
+// output channels at a time in registers: each input vector loaded feeds 4
+// multiply-adds.
 //
 // Requires: stride 1 (g.stride_h == g.stride_w == 1), groups 1; image
 // (C, H, W), weight (O, C, KH, KW), bias (O) or null, out (O, OH, OW), no
@@ -20,8 +21,10 @@
 
 namespace branchy {
 
+// split_channels: spread blocks of output channels over the threads (for a
+// batch too small to give every thread an image), when the work pays for it.
 void conv2d_direct_stride1(const float* image, const ConvGeometry& g, const float* weight, const float* bias,
-                           int out_channels, float* out);
+                           int out_channels, float* out, bool split_channels = false);
 
 // Whether conv2d_direct_stride1 is expected to beat im2col + GEMM for this
 // shape (measured in `make bench`, "conv direct" rows): stride 1, and few

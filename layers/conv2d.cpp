@@ -116,10 +116,16 @@ Tensor Conv2d::forward(const Tensor& x, Mode mode) {
     // Inference needs no column matrix for backward: shifted rows are cheaper.
     input_ = Tensor();
     const float* bias_data = options_.bias ? bias.value.data() : nullptr;
-    parallel_for(N, macs(x.shape()), [&](int64_t n) {
-      conv2d_direct_stride1(x.data() + n * image_in, g, weight.value.data(), bias_data, out_channels_,
-                            y.data() + n * image_out);
-    });
+    if (N >= num_threads()) {
+      parallel_for(N, macs(x.shape()), [&](int64_t n) {
+        conv2d_direct_stride1(x.data() + n * image_in, g, weight.value.data(), bias_data, out_channels_,
+                              y.data() + n * image_out);
+      });
+    } else {  // too few images to go round: threads share each image's channels
+      for (int64_t n = 0; n < N; ++n)
+        conv2d_direct_stride1(x.data() + n * image_in, g, weight.value.data(), bias_data, out_channels_,
+                              y.data() + n * image_out, true);
+    }
     return y;
   }
   const int64_t column_size = g.column_rows() * g.column_cols();  // one image's (C_in*K*K, OH*OW)
