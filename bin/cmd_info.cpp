@@ -3,14 +3,21 @@
 
 #include "bin/commands.h"
 #include "bin/common.h"
+#include "engine/rng.h"
 #include "engine/table.h"
+#include "nets/segment_timing.h"
 
 namespace branchy {
 
 int command_info(int argc, char** argv) {
   ArgParser args("info", "Prints a model's network, settings, parameters and MACs per layer.");
   args.positional("MODEL", "a .safetensors file written by branchy train");
+  args.option("time", "N", "0", "also time every layer at batch 1: N forward calls each on a random input (0: no)");
+  add_thread_option(args);
   if (!args.parse(argc, argv)) return 0;
+  apply_thread_option(args);
+  const int calls = args.get_int("time");
+  if (calls < 0) throw UsageError("--time must be >= 0");
   const std::string path = args.get("MODEL");
   LoadedModel model = load_model(path);
   BranchyNet& net = *model.net;
@@ -31,10 +38,30 @@ int command_info(int argc, char** argv) {
                 model.info.training.get_double("best_validation_accuracy", 0.0));
   std::printf("\n");
 
-  TextTable layers({"layer", "what", "output", "MACs", "params"});
-  for (const LayerReport& line : net.report())
-    layers.add_row({line.name, line.description, line.output_shape.str(), format_count(line.macs),
-                    format_count(line.parameters)});
+  std::vector<std::string> columns = {"layer", "what", "output", "MACs", "params"};
+  std::vector<double> micros;
+  if (calls > 0) {
+    // Values in [-1, 1): the time of these layers does not depend on them.
+    Tensor image = Tensor::uninitialized(net.sample_shape());
+    Rng rng(1);
+    for (int64_t i = 0; i < image.numel(); ++i) image[i] = rng.uniform(-1.0f, 1.0f);
+    micros = time_layers(net, image, calls);
+    columns.insert(columns.end(), {"us (b=1)", "GMAC/s"});
+  }
+  TextTable layers(columns);
+  const std::vector<LayerReport> lines = net.report();
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const LayerReport& line = lines[i];
+    std::vector<std::string> row = {line.name, line.description, line.output_shape.str(), format_count(line.macs),
+                                    format_count(line.parameters)};
+    if (calls > 0) {
+      char us[32], rate[32];
+      std::snprintf(us, sizeof us, "%.2f", micros[i]);
+      std::snprintf(rate, sizeof rate, "%.2f", line.macs / micros[i] * 1e-3);
+      row.insert(row.end(), {us, line.macs > 0 ? rate : "-"});
+    }
+    layers.add_row(row);
+  }
   std::fputs(layers.render().c_str(), stdout);
 
   std::printf("\n");

@@ -47,6 +47,35 @@ SegmentTimes time_segments(BranchyNet& net, const Tensor& images, int64_t sample
   return best;
 }
 
+namespace {
+
+// Times every layer of `segment` on its input, appending to `out`; returns the segment's output.
+Tensor time_segment_layers(Sequential& segment, Tensor x, int calls, std::vector<double>& out) {
+  for (size_t i = 0; i < segment.size(); ++i) {
+    Layer& layer = segment.layer(i);
+    Tensor y = layer.forward(x, Mode::eval);  // warm-up; also the next layer's input
+    const double start = now_us();
+    for (int c = 0; c < calls; ++c) layer.forward(x, Mode::eval);
+    out.push_back((now_us() - start) / calls);
+    x = y;
+  }
+  return x;
+}
+
+}  // namespace
+
+std::vector<double> time_layers(BranchyNet& net, const Tensor& image, int calls) {
+  BRANCHY_CHECK(image.rank() == 4 && image.dim(0) == 1 && calls >= 1, "time_layers: want one image (1, C, H, W) and ",
+                "calls >= 1, got ", image.shape().str(), " and ", calls);
+  std::vector<double> us;
+  Tensor h = image;
+  for (int s = 0; s < net.num_stages(); ++s) {
+    h = time_segment_layers(net.stage(s), h, calls, us);
+    if (s + 1 < net.num_stages()) time_segment_layers(net.branch(s), h, calls, us);
+  }
+  return us;
+}
+
 double branchy_path_us(const SegmentTimes& times, int exit) {
   const int stages = static_cast<int>(times.stage_us.size());
   BRANCHY_CHECK(exit >= 0 && exit < stages, "branchy_path_us: exit ", exit, " of ", stages);

@@ -35,4 +35,10 @@ double trunk_us(const SegmentTimes& times);
 // BranchyNet's rule.
 double predicted_branchy_latency_us(const SegmentTimes& times, const std::vector<double>& exit_share);
 
+// Mean microseconds of one forward (Mode::eval, batch 1) of every top-level
+// layer, in the order of BranchyNet::report(): stage 0's layers, branch 0's,
+// stage 1's, ... Each layer is timed `calls` times on its real input, which
+// flows from `image` (1, C, H, W) through the layers before it.
+std::vector<double> time_layers(BranchyNet& net, const Tensor& image, int calls);
+
 }  // namespace branchy
