@@ -57,13 +57,13 @@ bool ArgParser::parse(int argc, char** argv) {
         name = name.substr(0, eq);
       }
       Option* o = find(name);
-      if (!o) throw UsageError(command_ + ": unknown option --" + name);
+      if (!o) throw UsageError("unknown option --" + name);
       if (o->is_flag) {
-        if (inline_value) throw UsageError(command_ + ": --" + name + " takes no value");
+        if (inline_value) throw UsageError("--" + name + " takes no value");
         o->value = "1";
       } else {
         if (!inline_value) {
-          if (i + 1 >= argc) throw UsageError(command_ + ": --" + name + " needs a value (" + o->value_name + ")");
+          if (i + 1 >= argc) throw UsageError("--" + name + " needs a value (" + o->value_name + ")");
           value = argv[++i];
         }
         o->value = value;
@@ -76,13 +76,13 @@ bool ArgParser::parse(int argc, char** argv) {
     Option* target = nullptr;
     for (Option& o : options_)
       if (o.positional && seen++ == next_positional) target = &o;
-    if (!target) throw UsageError(command_ + ": unexpected argument '" + arg + "'");
+    if (!target) throw UsageError("unexpected argument '" + arg + "'");
     target->value = arg;
     target->given = true;
     ++next_positional;
   }
   for (const Option& o : options_)
-    if (o.positional && o.required && !o.given) throw UsageError(command_ + ": missing " + o.name);
+    if (o.positional && o.required && !o.given) throw UsageError("missing " + o.name);
   return true;
 }
 
@@ -96,7 +96,7 @@ int ArgParser::get_int(const std::string& name) const {
   errno = 0;
   const long value = std::strtol(text.c_str(), &end, 10);
   if (text.empty() || *end != '\0' || errno == ERANGE || value < -2147483647L || value > 2147483647L)
-    throw UsageError(command_ + ": --" + name + " wants an integer, got '" + text + "'");
+    throw UsageError("--" + name + " wants an integer, got '" + text + "'");
   return static_cast<int>(value);
 }
 
@@ -105,7 +105,7 @@ double ArgParser::get_double(const std::string& name) const {
   char* end = nullptr;
   const double value = std::strtod(text.c_str(), &end);
   if (text.empty() || *end != '\0' || !std::isfinite(value))
-    throw UsageError(command_ + ": --" + name + " wants a number, got '" + text + "'");
+    throw UsageError("--" + name + " wants a number, got '" + text + "'");
   return value;
 }
 
