@@ -31,7 +31,9 @@ endif
 CXXFLAGS ?=
 # -Wno-restrict: GCC 12 at -O3 reports std::string assignments as overlapping
 # memcpy (GCC bug 105329), a false positive inside libstdc++.
-CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -Wno-restrict -fopenmp -I. -I/usr/include/stb $(OPTFLAGS) -MMD -MP
+# -fno-math-errno: nothing reads errno after sqrt/exp/log, and without it GCC
+# cannot vectorise loops that call them.
+CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -Wno-restrict -fno-math-errno -fopenmp -I. -I/usr/include/stb $(OPTFLAGS) -MMD -MP
 LDLIBS   := -lopenblas -lstb -lz -lm
 LDFLAGS  += -fopenmp $(LDSAN)
 
@@ -71,7 +73,7 @@ deps:
 	  fi; \
 	fi
 
-$(BUILD)/%.o: %.cpp | deps
+$(BUILD)/%.o: %.cpp Makefile | deps
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
