@@ -68,6 +68,33 @@ void pool_framed_plane(const float* frame, int64_t frame_width, int kernel, int 
   }
 }
 
+// max that lets a NaN through from either side (values only: which of two
+// equal values wins does not matter).
+inline float nan_max(float a, float b) { return (a > b) | (a != a) ? a : b; }
+
+// Eval needs values only, so the window max splits into passes that
+// vectorise: the max down each column over the window's k rows, then across
+// k neighbouring columns at every position, then every stride-th of those.
+// `scratch` holds 2 * FW floats.
+template <int KERNEL>
+void pool_framed_plane_values(const float* frame, int64_t frame_width, int kernel, int stride, int64_t out_height,
+                              int64_t out_width, float* scratch, float* y) {
+  const int k = KERNEL > 0 ? KERNEL : kernel;
+  float* column_max = scratch;                // (FW) max over the window's rows
+  float* window_max = scratch + frame_width;  // (FW - k + 1) max over k columns from w on
+  const int64_t starts = frame_width - k + 1;
+  for (int64_t oh = 0; oh < out_height; ++oh) {
+    const float* top = frame + oh * stride * frame_width;  // first of the window's k rows
+    for (int64_t w = 0; w < frame_width; ++w) column_max[w] = top[w];
+    for (int r = 1; r < k; ++r)
+      for (int64_t w = 0; w < frame_width; ++w) column_max[w] = nan_max(column_max[w], top[r * frame_width + w]);
+    for (int64_t w = 0; w < starts; ++w) window_max[w] = column_max[w];
+    for (int c = 1; c < k; ++c)
+      for (int64_t w = 0; w < starts; ++w) window_max[w] = nan_max(window_max[w], column_max[w + c]);
+    for (int64_t ow = 0; ow < out_width; ++ow) y[oh * out_width + ow] = window_max[ow * stride];
+  }
+}
+
 }  // namespace
 
 Tensor MaxPool2d::forward(const Tensor& x, Mode mode) {
@@ -99,19 +126,27 @@ Tensor MaxPool2d::forward(const Tensor& x, Mode mode) {
   float* y_data = y.data();
   int32_t* argmax_data = keep ? argmax_.data() : nullptr;
   const auto pool = kernel_ == 2 ? pool_framed_plane<2> : kernel_ == 3 ? pool_framed_plane<3> : pool_framed_plane<0>;
+  const auto pool_values = kernel_ == 2   ? pool_framed_plane_values<2>
+                           : kernel_ == 3 ? pool_framed_plane_values<3>
+                                          : pool_framed_plane_values<0>;
   parallel_chunks(planes, out.numel() * kernel_ * kernel_, [&](int64_t first_plane, int64_t end_plane) {
     // Filled once per chunk: the border is never written, the inside is
     // overwritten by every plane.
     std::vector<float> frame(static_cast<size_t>(frame_height * frame_width),
                              -std::numeric_limits<float>::infinity());
+    std::vector<float> scratch(keep ? 0 : static_cast<size_t>(2 * frame_width));
     for (int64_t plane = first_plane; plane < end_plane; ++plane) {
       const float* x_plane = x_data + plane * height * width;  // (H, W)
       for (int64_t h = 0; h < copy_rows; ++h)
         std::copy_n(x_plane + h * width, copy_cols, frame.data() + (h + padding_) * frame_width + padding_);
       float* y_plane = y_data + plane * out_height * out_width;  // (OH, OW)
       int32_t* argmax_plane = keep ? argmax_data + plane * out_height * out_width : nullptr;
-      pool(frame.data(), frame_width, kernel_, stride_, padding_, width, out_height, out_width, y_plane,
-           argmax_plane);
+      if (keep) {
+        pool(frame.data(), frame_width, kernel_, stride_, padding_, width, out_height, out_width, y_plane,
+             argmax_plane);
+      } else {
+        pool_values(frame.data(), frame_width, kernel_, stride_, out_height, out_width, scratch.data(), y_plane);
+      }
     }
   });
   return y;
