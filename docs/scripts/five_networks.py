@@ -8,7 +8,7 @@ Fashion-MNIST with bin/branchy, then writes the results table.
 
     bin/branchy train --net NET --data fashion-mnist --epochs E --out RUNS/NET
     bin/branchy calibrate RUNS/NET/model.safetensors
-    bin/branchy eval RUNS/NET/model.safetensors --policy full,branchy --json --threads T
+    bin/branchy eval RUNS/NET/model.safetensors --policy full,branchy --json --repeats 5 --threads T
 
 Training is skipped when RUNS/NET/model.safetensors exists (delete it to
 retrain); calibration and evaluation always run. Writes RUNS/five_networks.csv
@@ -58,7 +58,7 @@ def main():
         if not os.path.exists(model):
             run([BRANCHY, "train", "--net", net, "--data", "fashion-mnist", "--epochs", str(a.epochs), "--out", folder])
         run([BRANCHY, "calibrate", model])
-        report = json.loads(run([BRANCHY, "eval", model, "--policy", "full,branchy", "--json", "--threads",
+        report = json.loads(run([BRANCHY, "eval", model, "--policy", "full,branchy", "--json", "--repeats", "5", "--threads",
                                  str(a.threads)], capture=True))
         meta = metadata(model)
         training, thresholds = json.loads(meta.get("training", "{}")), json.loads(meta.get("thresholds", "[]"))
