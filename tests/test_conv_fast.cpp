@@ -163,6 +163,11 @@ TEST_CASE("inference convs (direct shifted-row path and im2col path) equal the r
       REQUIRE(y.shape() == expected.shape());
       REQUIRE(relative_difference(y, expected) < 1e-5f);
     }
+    // Over 1M MACs: at batch 1 on 2 threads the threads share the image's channels.
+    Conv2d wide(16, 18, 5, Conv2dOptions{1, 2, 1, true}, weights);  // 5.6M MACs on 28x28
+    const Tensor single = random_tensor(Shape{1, 16, 28, 28}, 73);
+    REQUIRE(relative_difference(wide.forward(single, Mode::eval),
+                                conv2d_forward_reference(single, wide.weight.value, wide.bias.value, 1, 2, 1)) < 1e-5f);
     // B-LeNet's convs as inference runs them, one image and a batch.
     Conv2d conv1(1, 5, 5, Conv2dOptions{1, 3, 1, true}, weights), conv3(10, 20, 5, Conv2dOptions{1, 3, 1, true}, weights);
     for (int batch : {1, 8}) {
