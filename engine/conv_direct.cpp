@@ -17,12 +17,13 @@ constexpr int kLanes = static_cast<int>(Vec::size);
 constexpr int kVectors = 2;                    // output positions per block: kVectors * kLanes
 constexpr int kBlock = kVectors * kLanes;
 constexpr int kChannelBlock = 4;               // output channels accumulated together
+// 4 channels x 2 vectors = 8 independent sums: enough to hide the FMA latency
+// (4 cycles, 2 per cycle), while each loaded input vector feeds 4 FMAs.
+
 // Below this an image's channels are not shared among threads: at batch 1,
 // B-LeNet's 0.1-0.6M MAC convolutions ran slower on 2 threads than on 1 (the
 // wake-up and the serial layers around them cost more than the split saves).
 constexpr int64_t kMinSplitMacs = int64_t{1} << 20;
-// 4 channels x 2 vectors = 8 independent sums: enough to hide the FMA latency
-// (4 cycles, 2 per cycle), while each loaded input vector feeds 4 FMAs.
 
 // Positions are counted over the padded width: p = oh * PW + ow. Tap
 // (c, kh, kw) of position p reads padded[c*PH*PW + kh*PW + kw + p], so a block
@@ -74,7 +75,8 @@ void conv2d_direct_stride1(const float* image, const ConvGeometry& g, const floa
   // disjoint places by the helpers.
   const int64_t channel_blocks = (out_channels + kChannelBlock - 1) / kChannelBlock;
   const int64_t macs = static_cast<int64_t>(out_channels) * filter * span;
-  parallel_chunks(channel_blocks, split_channels && macs >= kMinSplitMacs ? macs : 0, [&](int64_t first_block, int64_t end_block) {
+  const int64_t split_work = split_channels && macs >= kMinSplitMacs ? macs : 0;  // 0: this thread alone
+  parallel_chunks(channel_blocks, split_work, [&](int64_t first_block, int64_t end_block) {
     for (int64_t block = first_block; block < end_block; ++block) {
       const int o0 = static_cast<int>(block) * kChannelBlock;
       const int count = std::min(kChannelBlock, out_channels - o0);

@@ -117,7 +117,8 @@ PolicyReport answer_all(const Policy& policy, int num_exits, const Dataset& data
 double time_batched_pass(const Policy& policy, const Tensor& images, int batch) {
   const int64_t N = images.dim(0);
   const double start = now_seconds();
-  for (int64_t begin = 0; begin < N; begin += batch) policy.run(images.batch_slice(begin, std::min<int64_t>(N, begin + batch)));
+  for (int64_t begin = 0; begin < N; begin += batch)
+    policy.run(images.batch_slice(begin, std::min<int64_t>(N, begin + batch)));
   return now_seconds() - start;
 }
 
