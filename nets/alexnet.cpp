@@ -35,6 +35,7 @@
 #include "layers/lrn.h"
 #include "layers/maxpool.h"
 #include "layers/relu.h"
+#include "nets/branch_parts.h"
 #include "nets/registry.h"
 
 namespace branchy {
@@ -82,12 +83,6 @@ void add_norm(Sequential& s, const std::string& suffix) {
   s.emplace<ReLU>("relu" + suffix);
   add_pool(s, "pool" + suffix);
   add_lrn(s, "lrn" + suffix);
-}
-
-// Flatten and the classifier, its input size read from what `s` gives for `in`.
-void add_classifier(Sequential& s, const std::string& name, const Shape& in, int out, Rng& rng) {
-  s.emplace<Flatten>("flatten");
-  s.emplace<Linear>(name, static_cast<int>(s.out_shape(in).sample_numel()), out, rng);
 }
 
 }  // namespace

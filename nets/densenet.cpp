@@ -40,6 +40,7 @@
 #include "layers/linear.h"
 #include "layers/maxpool.h"
 #include "layers/relu.h"
+#include "nets/branch_parts.h"
 #include "nets/registry.h"
 
 namespace branchy {
@@ -90,13 +91,6 @@ Conv2d& add_conv(Sequential& s, const std::string& name, int in, int out, Rng& r
 void add_norm_relu(Sequential& s, int channels) {
   s.emplace<BatchNorm2d>("norm", channels);
   s.emplace<ReLU>("relu");
-}
-
-// Max-pool 3/2 (ceil), flatten and the classifier, sized from what `s` gives for `in`.
-void add_pooled_classifier(Sequential& s, const std::string& pool_name, const Shape& in, int classes, Rng& rng) {
-  s.emplace<MaxPool2d>(pool_name, 3, 2, 0, true);
-  s.emplace<Flatten>("flatten");
-  s.emplace<Linear>("fc", static_cast<int>(s.out_shape(in).sample_numel()), classes, rng);
 }
 
 }  // namespace

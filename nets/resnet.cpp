@@ -44,6 +44,7 @@
 #include "layers/maxpool.h"
 #include "layers/relu.h"
 #include "layers/residual.h"
+#include "nets/branch_parts.h"
 #include "nets/registry.h"
 
 namespace branchy {
@@ -84,13 +85,6 @@ Conv2d& add_conv(Sequential& s, const std::string& name, int in, int out, int ke
   return s.emplace<Conv2d>(name, in, out, kernel, Conv2dOptions{1, kernel / 2, 1, true}, rng);
 }
 
-// Max-pool 3/2 (ceil), flatten and the classifier, sized from what `s` gives for `in`.
-void add_pooled_classifier(Sequential& s, const Shape& in, int classes, Rng& rng) {
-  s.emplace<MaxPool2d>("pool", 3, 2, 0, true);
-  s.emplace<Flatten>("flatten");
-  s.emplace<Linear>("fc", static_cast<int>(s.out_shape(in).sample_numel()), classes, rng);
-}
-
 }  // namespace
 
 std::unique_ptr<BranchyNet> build_b_resnet(NetConfig& config, Rng& rng) {
@@ -115,7 +109,7 @@ std::unique_ptr<BranchyNet> build_b_resnet(NetConfig& config, Rng& rng) {
   branch0.emplace<ReLU>("relu2");
   add_conv(branch0, "conv3", half, half, 3, rng);
   branch0.emplace<ReLU>("relu3");
-  add_pooled_classifier(branch0, h0, classes, rng);
+  add_pooled_classifier(branch0, "pool", h0, classes, rng);
 
   Sequential& stage1 = net->add_stage();
   int next_block = add_blocks(stage1, 1, w.blocks_per_stage, c1, c1, 1, rng);
@@ -123,7 +117,7 @@ std::unique_ptr<BranchyNet> build_b_resnet(NetConfig& config, Rng& rng) {
 
   Sequential& branch1 = net->add_branch();
   branch1.emplace<ResidualBasicBlock>("block", c1, w.branch1_width, 1, ShortcutKind::identity_or_projection, rng);
-  add_pooled_classifier(branch1, h1, classes, rng);
+  add_pooled_classifier(branch1, "pool", h1, classes, rng);
 
   // Blocks keep counting across stages so every checkpoint name is unique
   // and says how deep in the trunk the block sits.

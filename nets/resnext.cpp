@@ -40,6 +40,7 @@
 #include "layers/maxpool.h"
 #include "layers/relu.h"
 #include "layers/residual.h"
+#include "nets/branch_parts.h"
 #include "nets/registry.h"
 
 namespace branchy {
@@ -83,13 +84,6 @@ int add_blocks(Sequential& s, int first, int count, int in, int bottleneck, int 
     s.emplace<ResidualBottleneck>("block" + std::to_string(first + b), b == 0 ? in : out, bottleneck, out,
                                   b == 0 ? stride : 1, groups, ShortcutKind::identity_or_projection, rng);
   return first + count;
-}
-
-// Max-pool 3/2 (ceil), flatten and the classifier, sized from what `s` gives for `in`.
-void add_pooled_classifier(Sequential& s, const std::string& pool_name, const Shape& in, int classes, Rng& rng) {
-  s.emplace<MaxPool2d>(pool_name, 3, 2, 0, true);
-  s.emplace<Flatten>("flatten");
-  s.emplace<Linear>("fc", static_cast<int>(s.out_shape(in).sample_numel()), classes, rng);
 }
 
 }  // namespace
