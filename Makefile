@@ -37,7 +37,7 @@ CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -Wno-restrict -fno-math-errno -fope
 LDLIBS   := -lopenblas -lstb -lz -lm
 LDFLAGS  += -fopenmp $(LDSAN)
 
-LIB_SOURCES   := $(wildcard engine/*.cpp layers/*.cpp nets/*.cpp predictors/*.cpp datasets/*.cpp)
+LIB_SOURCES   := $(wildcard engine/*.cpp formats/*.cpp report/*.cpp layers/*.cpp datasets/*.cpp nets/*.cpp predictors/*.cpp pipeline/*.cpp)
 BIN_SOURCES   := $(wildcard bin/*.cpp)
 TEST_SOURCES  := $(wildcard tests/*.cpp)
 BENCH_SOURCES := $(wildcard tests/bench/*.cpp)

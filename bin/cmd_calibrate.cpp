@@ -4,11 +4,11 @@
 
 #include "bin/commands.h"
 #include "bin/common.h"
-#include "engine/csv.h"
-#include "engine/svg_plot.h"
-#include "engine/table.h"
-#include "nets/calibration.h"
-#include "nets/policy_eval.h"
+#include "report/csv.h"
+#include "report/svg_plot.h"
+#include "report/table.h"
+#include "pipeline/calibration.h"
+#include "pipeline/policy_eval.h"
 
 namespace branchy {
 

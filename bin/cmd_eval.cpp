@@ -3,8 +3,8 @@
 
 #include "bin/commands.h"
 #include "bin/common.h"
-#include "engine/table.h"
-#include "nets/policy_eval.h"
+#include "report/table.h"
+#include "pipeline/policy_eval.h"
 
 namespace branchy {
 

@@ -4,8 +4,8 @@
 #include "bin/commands.h"
 #include "bin/common.h"
 #include "engine/rng.h"
-#include "engine/table.h"
-#include "nets/segment_timing.h"
+#include "report/table.h"
+#include "pipeline/segment_timing.h"
 
 namespace branchy {
 

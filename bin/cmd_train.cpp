@@ -5,9 +5,9 @@
 #include "bin/commands.h"
 #include "bin/common.h"
 #include "datasets/normalizer.h"
-#include "nets/exit_outputs.h"
+#include "pipeline/exit_outputs.h"
 #include "nets/registry.h"
-#include "nets/trainer.h"
+#include "pipeline/trainer.h"
 
 namespace branchy {
 

@@ -7,8 +7,8 @@
 #include "bin/args.h"
 #include "datasets/dataset.h"
 #include "datasets/load.h"
-#include "engine/json.h"
-#include "nets/model_file.h"
+#include "formats/json.h"
+#include "pipeline/model_file.h"
 
 namespace branchy {
 

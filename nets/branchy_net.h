@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/json.h"
+#include "formats/json.h"
 #include "nets/sequential.h"
 
 namespace branchy {

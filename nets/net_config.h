@@ -10,7 +10,7 @@
 #include <set>
 #include <string>
 
-#include "engine/json.h"
+#include "formats/json.h"
 #include "engine/shape.h"
 
 namespace branchy {

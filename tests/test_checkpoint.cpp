@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/checkpoint.h"
+#include "formats/checkpoint.h"
 #include "engine/error.h"
 
 using namespace branchy;

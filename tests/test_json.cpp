@@ -5,7 +5,7 @@
 #include <string>
 
 #include "engine/error.h"
-#include "engine/json.h"
+#include "formats/json.h"
 
 using namespace branchy;
 using Catch::Contains;

@@ -9,7 +9,7 @@
 #include "engine/error.h"
 #include "engine/loss.h"
 #include "nets/early_exit.h"
-#include "nets/model_file.h"
+#include "pipeline/model_file.h"
 #include "nets/registry.h"
 #include "tests/gradcheck.h"
 #include "tests/small_nets.h"

@@ -8,9 +8,9 @@
 #include "engine/error.h"
 #include "engine/loss.h"
 #include "engine/rng.h"
-#include "nets/policy_eval.h"
+#include "pipeline/policy_eval.h"
 #include "nets/registry.h"
-#include "nets/segment_timing.h"
+#include "pipeline/segment_timing.h"
 #include "tests/small_nets.h"
 
 using namespace branchy;

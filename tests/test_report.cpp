@@ -16,13 +16,13 @@
 #include <string>
 #include <vector>
 
-#include "engine/csv.h"
+#include "report/csv.h"
 #include "engine/error.h"
-#include "engine/progress.h"
+#include "report/progress.h"
 #include "engine/rng.h"
-#include "engine/svg_plot.h"
-#include "engine/table.h"
-#include "engine/timer.h"
+#include "report/svg_plot.h"
+#include "report/table.h"
+#include "report/timer.h"
 
 using namespace branchy;
 

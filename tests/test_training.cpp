@@ -9,14 +9,14 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine/checkpoint.h"
+#include "formats/checkpoint.h"
 #include "engine/error.h"
 #include "engine/rng.h"
-#include "nets/calibration.h"
-#include "nets/exit_outputs.h"
-#include "nets/model_file.h"
+#include "pipeline/calibration.h"
+#include "pipeline/exit_outputs.h"
+#include "pipeline/model_file.h"
 #include "nets/registry.h"
-#include "nets/trainer.h"
+#include "pipeline/trainer.h"
 
 using namespace branchy;
 

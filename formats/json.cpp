@@ -1,4 +1,4 @@
-#include "engine/json.h"
+#include "formats/json.h"
 
 #include <charconv>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "engine/timer.h"
+#include "report/timer.h"
 
 #include <algorithm>
 #include <cmath>

@@ -18,9 +18,9 @@
 
 #include "datasets/dataset.h"
 #include "datasets/normalizer.h"
-#include "engine/json.h"
+#include "formats/json.h"
 #include "nets/early_exit.h"
-#include "nets/segment_timing.h"
+#include "pipeline/segment_timing.h"
 
 namespace branchy {
 
@@ -28,7 +28,7 @@ struct Policy {
   std::string name;
   std::function<EarlyExitResult(const Tensor& images)> run;  // images (N, C, H, W)
   // Optional: the batch-1 latency (us) that the segments' own times predict
-  // for this policy, given its measured exit shares (nets/segment_timing.h).
+  // for this policy, given its measured exit shares (pipeline/segment_timing.h).
   std::function<double(const SegmentTimes& times, const std::vector<double>& exit_share)> predict_latency_us;
 };
 

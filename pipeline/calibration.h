@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "nets/branchy_net.h"
-#include "nets/exit_outputs.h"
+#include "pipeline/exit_outputs.h"
 
 namespace branchy {
 

@@ -1,4 +1,4 @@
-#include "nets/calibration.h"
+#include "pipeline/calibration.h"
 
 #include <algorithm>
 

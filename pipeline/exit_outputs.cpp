@@ -1,4 +1,4 @@
-#include "nets/exit_outputs.h"
+#include "pipeline/exit_outputs.h"
 
 #include <algorithm>
 

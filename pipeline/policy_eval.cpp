@@ -1,4 +1,4 @@
-#include "nets/policy_eval.h"
+#include "pipeline/policy_eval.h"
 
 #include <algorithm>
 #include <chrono>

@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "datasets/normalizer.h"
-#include "engine/checkpoint.h"
-#include "engine/json.h"
+#include "formats/checkpoint.h"
+#include "formats/json.h"
 #include "engine/optimizer.h"
 #include "nets/branchy_net.h"
 

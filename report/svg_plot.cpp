@@ -1,4 +1,4 @@
-#include "engine/svg_plot.h"
+#include "report/svg_plot.h"
 
 #include <algorithm>
 #include <cerrno>

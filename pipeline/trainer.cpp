@@ -1,4 +1,4 @@
-#include "nets/trainer.h"
+#include "pipeline/trainer.h"
 
 #include <sys/stat.h>
 
@@ -8,18 +8,18 @@
 #include <memory>
 #include <optional>
 
-#include "engine/atomic_file.h"
-#include "engine/csv.h"
+#include "formats/atomic_file.h"
+#include "report/csv.h"
 #include "engine/error.h"
 #include "engine/loss.h"
 #include "engine/lr_schedule.h"
 #include "engine/optimizer.h"
-#include "engine/progress.h"
-#include "engine/timer.h"
+#include "report/progress.h"
+#include "report/timer.h"
 #include "layers/dropout.h"
-#include "nets/exit_outputs.h"
-#include "nets/model_file.h"
-#include "nets/training_plot.h"
+#include "pipeline/exit_outputs.h"
+#include "pipeline/model_file.h"
+#include "pipeline/training_plot.h"
 
 namespace branchy {
 

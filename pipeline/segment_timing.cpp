@@ -1,4 +1,4 @@
-#include "nets/segment_timing.h"
+#include "pipeline/segment_timing.h"
 
 #include <algorithm>
 #include <chrono>

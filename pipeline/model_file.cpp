@@ -1,4 +1,4 @@
-#include "nets/model_file.h"
+#include "pipeline/model_file.h"
 
 #include <algorithm>
 #include <cstring>

@@ -22,7 +22,7 @@
 #include "datasets/batcher.h"
 #include "datasets/dataset.h"
 #include "datasets/normalizer.h"
-#include "engine/json.h"
+#include "formats/json.h"
 #include "nets/branchy_net.h"
 
 namespace branchy {

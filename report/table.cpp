@@ -1,4 +1,4 @@
-#include "engine/table.h"
+#include "report/table.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,13 +1,13 @@
-#include "nets/training_plot.h"
+#include "pipeline/training_plot.h"
 
 #include <fstream>
 #include <sstream>
 #include <vector>
 
-#include "engine/atomic_file.h"
-#include "engine/csv.h"
+#include "formats/atomic_file.h"
+#include "report/csv.h"
 #include "engine/error.h"
-#include "engine/svg_plot.h"
+#include "report/svg_plot.h"
 
 namespace branchy {
 

@@ -1,4 +1,4 @@
-#include "engine/csv.h"
+#include "report/csv.h"
 
 #include <cerrno>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "engine/checkpoint.h"
+#include "formats/checkpoint.h"
 
 #include <sys/stat.h>
 
@@ -11,9 +11,9 @@
 #include <set>
 #include <unordered_map>
 
-#include "engine/atomic_file.h"
+#include "formats/atomic_file.h"
 #include "engine/error.h"
-#include "engine/json.h"
+#include "formats/json.h"
 
 namespace branchy {
 
