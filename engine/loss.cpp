@@ -137,8 +137,10 @@ std::vector<float> softmax_entropy(const Tensor& logits) {
       const double shifted = static_cast<double>(z[k]) - norm.max;
       expected_shifted += std::exp(shifted - norm.log_sum) * shifted;
     }
-    // Rounding can leave a confident row a hair below zero.
-    entropies[i] = static_cast<float>(std::max(0.0, norm.log_sum - expected_shifted));
+    // Rounding can leave a confident row a hair below zero. A NaN (from NaN
+    // logits) stays NaN, so that it never passes an exit threshold.
+    const double entropy = norm.log_sum - expected_shifted;
+    entropies[i] = static_cast<float>(std::isnan(entropy) ? entropy : std::max(0.0, entropy));
   }
   return entropies;
 }

@@ -3,8 +3,9 @@
 // A batch runs S0, then B0; samples whose softmax entropy (natural log) is
 // below thresholds[0] leave with B0's answer. The others are gathered into a
 // smaller batch that runs S1, B1, and so on; the last exit takes the rest.
-// Later stages never see an exited sample. Answers come back in the input's
-// order, and batch inference equals sample-by-sample inference.
+// Later stages never see an exited sample. It is the router (nets/router.h)
+// with the rule "try every branch, trust none": batch inference equals
+// sample-by-sample inference, and calibration replays the same rule.
 //
 // Accounting per sample: the exit taken, the MACs spent (every stage run and
 // every branch tried, failed ones included) and the bytes of trunk activation
@@ -13,31 +14,31 @@
 
 #include <vector>
 
-#include "nets/branchy_net.h"
+#include "nets/router.h"
 
 namespace branchy {
 
-struct EarlyExitResult {
-  Tensor logits;                        // (N, classes) of the exit each sample took
-  std::vector<int> exit;                // (N)
-  std::vector<int> prediction;          // (N)
-  std::vector<int64_t> macs;            // (N)
-  std::vector<int64_t> buffered_bytes;  // (N) largest activation held for re-entry
-  std::vector<int64_t> stage_samples;   // (stages) how many samples each stage ran on
+// BranchyNet's rule: try every branch; leave when its entropy is below the threshold.
+class BranchyRule : public RouteRule {
+ public:
+  // thresholds: one per branch of `net`.
+  BranchyRule(const BranchyNet& net, std::vector<float> thresholds);
+  bool tries(int, const float*, SampleRoute&) const override { return true; }
+  bool trusts(int, const SampleRoute&) const override { return false; }
+  float threshold(int i) const override { return thresholds_[i]; }
+
+ private:
+  std::vector<float> thresholds_;
 };
 
-// thresholds: one per branch (net.num_exits() - 1).
-EarlyExitResult infer_early_exit(BranchyNet& net, const Tensor& x, const std::vector<float>& thresholds);
+// The plain network: no branch is tried, every sample leaves at the last exit.
+class TrunkRule : public RouteRule {
+ public:
+  bool tries(int, const float*, SampleRoute&) const override { return false; }
+  bool trusts(int, const SampleRoute&) const override { return false; }
+  float threshold(int) const override { return 0.0f; }
+};
 
-// The exit BranchyNet's rule picks from per-exit entropies (exits, N): the
-// first i < K with entropy[i][n] < thresholds[i], else K. The same rule as
-// infer_early_exit, without running the network.
-std::vector<int> branchy_exits(const std::vector<std::vector<float>>& entropies, const std::vector<float>& thresholds);
-
-// MACs one sample spends to leave at `exit` under BranchyNet's rule: stages
-// 0..exit and branches 0..min(exit, K-1).
-int64_t branchy_path_macs(const BranchyNet& net, int exit);
-// MACs to reach `exit` directly (the oracle/predicted path): stages 0..exit, branch `exit` only.
-int64_t direct_path_macs(const BranchyNet& net, int exit);
+RouteResult infer_early_exit(BranchyNet& net, const Tensor& x, const std::vector<float>& thresholds);
 
 }  // namespace branchy

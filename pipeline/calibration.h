@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "nets/branchy_net.h"
+#include "nets/router.h"
 #include "pipeline/exit_outputs.h"
 
 namespace branchy {
@@ -40,8 +41,11 @@ std::vector<ThresholdSetting> accuracy_cost_frontier(std::vector<ThresholdSettin
 ThresholdSetting choose_thresholds(const std::vector<ThresholdSetting>& frontier, double reference_accuracy,
                                    double max_accuracy_drop);
 
-// One setting evaluated on outputs (the same accounting as infer_early_exit).
+// One setting evaluated on recorded outputs: BranchyRule replayed
+// (nets/router.h), the same rule and accounting as infer_early_exit.
 ThresholdSetting evaluate_thresholds(const BranchyNet& net, const ExitOutputs& outputs,
+                                     const std::vector<float>& thresholds);
+ThresholdSetting evaluate_thresholds(const BranchyNet& net, const RecordedRun& run, const std::vector<int>& labels,
                                      const std::vector<float>& thresholds);
 
 }  // namespace branchy

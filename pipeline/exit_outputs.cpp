@@ -14,6 +14,14 @@ double ExitOutputs::accuracy(int exit) const {
   return static_cast<double>(correct) / static_cast<double>(size());
 }
 
+RecordedRun recorded_run(const ExitOutputs& outputs) {
+  RecordedRun run;
+  run.entropies = outputs.entropies;
+  run.predictions = outputs.predictions;
+  run.scores.assign(outputs.num_exits(), Tensor());
+  return run;
+}
+
 ExitOutputs run_all_exits(BranchyNet& net, const Dataset& data, const Normalizer* normalizer, int batch_size,
                           const std::function<void(int64_t)>& progress) {
   ExitOutputs out;

@@ -13,6 +13,7 @@
 #include "datasets/dataset.h"
 #include "datasets/normalizer.h"
 #include "nets/branchy_net.h"
+#include "nets/router.h"
 
 namespace branchy {
 
@@ -27,6 +28,9 @@ struct ExitOutputs {
   double accuracy(int exit) const;
   double mean_loss(int exit) const { return size() ? loss_sums[exit] / size() : 0.0; }
 };
+
+// The outputs as a router replays them (no predictor scores at any point).
+RecordedRun recorded_run(const ExitOutputs& outputs);
 
 // progress(done_samples) is called after each batch when given.
 ExitOutputs run_all_exits(BranchyNet& net, const Dataset& data, const Normalizer* normalizer, int batch_size,

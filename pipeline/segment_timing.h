@@ -13,27 +13,16 @@
 #include <vector>
 
 #include "nets/branchy_net.h"
+#include "nets/path_cost.h"
 
 namespace branchy {
-
-struct SegmentTimes {
-  std::vector<double> stage_us;   // (stages) mean microseconds per sample, batch 1
-  std::vector<double> branch_us;  // (stages - 1)
-};
 
 // Runs the first `samples` images of `images` (N, C, H, W), already
 // normalised, one at a time through every stage and branch (Mode::eval),
 // timing each segment. `rounds` passes; per segment the fastest pass counts.
-SegmentTimes time_segments(BranchyNet& net, const Tensor& images, int64_t samples, int rounds);
-
-// Time of BranchyNet's path to `exit`: stages 0..exit and branches
-// 0..min(exit, K-1) (every branch on the way is tried).
-double branchy_path_us(const SegmentTimes& times, int exit);
-// Time of the trunk alone (the "full" policy).
-double trunk_us(const SegmentTimes& times);
-// Mean latency predicted for samples leaving at exit e with share[e], under
-// BranchyNet's rule.
-double predicted_branchy_latency_us(const SegmentTimes& times, const std::vector<double>& exit_share);
+// The result is in microseconds per sample; nets/path_cost.h adds it up
+// along any path (BranchyNet's, the trunk's, a routed one).
+SegmentCosts time_segments(BranchyNet& net, const Tensor& images, int64_t samples, int rounds);
 
 // Mean microseconds of one forward (Mode::eval, batch 1) of every top-level
 // layer, in the order of BranchyNet::report(): stage 0's layers, branch 0's,

@@ -145,8 +145,14 @@ TEST_CASE("early exits are really taken and batch equals batch-1", "[nets]") {
       REQUIRE(single.exit[0] == r.exit[n]);
       REQUIRE(single.prediction[0] == r.prediction[n]);
     }
-    const std::vector<int> rule = branchy_exits({entropy0, softmax_entropy(all[1])}, {threshold});
-    REQUIRE(rule == r.exit);
+    RecordedRun recorded;  // the same rule replayed from every exit's outputs
+    recorded.entropies = {entropy0, softmax_entropy(all[1])};
+    recorded.predictions = {argmax_rows(all[0]), argmax_rows(all[1])};
+    recorded.scores.assign(2, Tensor());
+    const RouteResult replayed = replay_route(*net, recorded, BranchyRule(*net, {threshold}));
+    REQUIRE(replayed.exit == r.exit);
+    REQUIRE(replayed.prediction == r.prediction);
+    REQUIRE(replayed.macs == r.macs);
   }
   REQUIRE_THROWS_AS(infer_early_exit(*net, x, {}), Error);
 }

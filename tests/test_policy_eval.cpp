@@ -33,17 +33,20 @@ Dataset random_images(int64_t count, uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("segment times add up along BranchyNet's paths", "[policy]") {
-  SegmentTimes t;
-  t.stage_us = {10, 20, 40};
-  t.branch_us = {3, 5};
-  REQUIRE(branchy_path_us(t, 0) == 13.0);       // S0 + B0
-  REQUIRE(branchy_path_us(t, 1) == 38.0);       // S0 + B0 + S1 + B1
-  REQUIRE(branchy_path_us(t, 2) == 78.0);       // every stage, every branch tried
-  REQUIRE(trunk_us(t) == 70.0);                 // the full policy tries no branch
-  REQUIRE(predicted_branchy_latency_us(t, {0.5, 0.25, 0.25}) == Approx(0.5 * 13 + 0.25 * 38 + 0.25 * 78));
-  REQUIRE_THROWS_AS(branchy_path_us(t, 3), Error);
-  REQUIRE_THROWS_AS(predicted_branchy_latency_us(t, {1.0}), Error);
+TEST_CASE("segment costs add up along paths", "[policy]") {
+  SegmentCosts t;
+  t.stage = {10, 20, 40};
+  t.branch = {3, 5};
+  REQUIRE(branchy_path_cost(t, 0) == 13.0);  // S0 + B0
+  REQUIRE(branchy_path_cost(t, 1) == 38.0);  // S0 + B0 + S1 + B1
+  REQUIRE(branchy_path_cost(t, 2) == 78.0);  // every stage, every branch tried
+  REQUIRE(direct_path_cost(t, 1) == 35.0);   // S0 + S1 + B1: branch 0 skipped
+  REQUIRE(direct_path_cost(t, 2) == 70.0);   // the trunk alone
+  REQUIRE(trunk_cost(t) == 70.0);
+  REQUIRE(path_cost(t, 2, 0b10) == 75.0);    // trunk + B1
+  REQUIRE(mean_branchy_cost(t, {0.5, 0.25, 0.25}) == Approx(0.5 * 13 + 0.25 * 38 + 0.25 * 78));
+  REQUIRE_THROWS_AS(branchy_path_cost(t, 3), Error);
+  REQUIRE_THROWS_AS(mean_branchy_cost(t, {1.0}), Error);
 }
 
 TEST_CASE("evaluate_policies reports the network's own answers, exits and costs", "[policy]") {
@@ -99,11 +102,11 @@ TEST_CASE("time_segments times every stage and branch, and rejects bad requests"
   auto net = small_b_lenet(9);
   const Dataset data = random_images(4, 5);
   const Tensor images = data.images(0, data.size());
-  const SegmentTimes t = time_segments(*net, images, 3, 2);
-  REQUIRE(t.stage_us.size() == 2);
-  REQUIRE(t.branch_us.size() == 1);
-  for (double us : t.stage_us) REQUIRE(us > 0.0);
-  REQUIRE(t.branch_us[0] > 0.0);
+  const SegmentCosts t = time_segments(*net, images, 3, 2);
+  REQUIRE(t.stage.size() == 2);
+  REQUIRE(t.branch.size() == 1);
+  for (double us : t.stage) REQUIRE(us > 0.0);
+  REQUIRE(t.branch[0] > 0.0);
   REQUIRE_THROWS_AS(time_segments(*net, images, 5, 1), Error);  // more samples than images
   REQUIRE_THROWS_AS(time_segments(*net, images, 2, 0), Error);
 }
