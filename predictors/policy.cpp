@@ -1,6 +1,9 @@
 #include "predictors/policy.h"
 
+#include <algorithm>
+
 #include "engine/error.h"
+#include "predictors/predictor_rules.h"
 
 namespace branchy {
 
@@ -67,6 +70,55 @@ Policy oracle_policy(BranchyNet& net, std::vector<float> thresholds) {
     return route_batch(net, images, *rule, with_trace);
   };
   return policy;
+}
+
+std::string predictor_policy_name(const PredictorSettings& settings) {
+  switch (settings.kind) {
+    case PredictorKind::entropy: return "entropy-pred";
+    case PredictorKind::skip: return "skip-pred";
+    case PredictorKind::exit: return "exit-pred@" + to_string(settings.placement);
+  }
+  return "?";
+}
+
+Policy predictor_policy(BranchyNet& net, Predictor& predictor, std::vector<float> thresholds, bool trust) {
+  std::string name = predictor_policy_name(predictor.settings());
+  if (has_trust_choice(predictor.settings())) name += trust ? ":trust" : ":fallback";
+  return routed_policy(name, net, predictor_rule(predictor, std::move(thresholds), trust));
+}
+
+std::vector<Policy> policies_by_name(const std::vector<std::string>& names, BranchyNet& net,
+                                     const std::vector<float>& thresholds, const std::vector<Predictor*>& predictors) {
+  const bool branchy = net.num_exits() > 1 && !thresholds.empty();
+  std::vector<Policy> offered = {full_policy(net)};  // every policy the model offers, in table order
+  if (branchy) {
+    offered.push_back(branchy_policy(net, thresholds));
+    offered.push_back(oracle_policy(net, thresholds));
+    for (Predictor* p : predictors) {
+      offered.push_back(predictor_policy(net, *p, thresholds, true));
+      if (has_trust_choice(p->settings())) offered.push_back(predictor_policy(net, *p, thresholds, false));
+    }
+  }
+  std::vector<Policy> chosen;
+  for (const std::string& name : names) {
+    if (name == "all") {
+      chosen.insert(chosen.end(), offered.begin(), offered.end());
+      continue;
+    }
+    auto named = [&](const std::string& wanted) {
+      return std::find_if(offered.begin(), offered.end(), [&](const Policy& p) { return p.name == wanted; });
+    };
+    auto it = named(name);
+    if (it == offered.end()) it = named(name + ":trust");  // a predictor policy without a suffix
+    if (it == offered.end()) {
+      std::string known;
+      for (const Policy& p : offered) known += (known.empty() ? "" : ", ") + p.name;
+      fail("no policy '", name, "' for this model (it offers: ", known, ", all)",
+           branchy ? "" : "; branch policies need calibrated thresholds");
+    }
+    chosen.push_back(*it);
+  }
+  return chosen;
 }
 
 }  // namespace branchy

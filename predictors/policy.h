@@ -8,7 +8,9 @@
 //   oracle   BranchyNet's own exit, known for free: the direct path to it
 //            and nothing else. No predictor can do better at equal accuracy,
 //            so it bounds them all (the headroom).
-// Predictor policies (predictors/predictor_policies.h) add the thesis's.
+// and the thesis's predictor policies (predictors/predictor_rules.h):
+//   entropy-pred, exit-pred@input, exit-pred@first, exit-pred@each, skip-pred
+// each with ":trust" or ":fallback" where the kind has the choice.
 #pragma once
 
 #include <functional>
@@ -18,6 +20,7 @@
 
 #include "nets/early_exit.h"
 #include "nets/router.h"
+#include "predictors/predictor.h"
 
 namespace branchy {
 
@@ -36,6 +39,17 @@ Policy routed_policy(std::string name, BranchyNet& net, std::shared_ptr<RouteRul
 Policy full_policy(BranchyNet& net);
 Policy branchy_policy(BranchyNet& net, std::vector<float> thresholds);
 Policy oracle_policy(BranchyNet& net, std::vector<float> thresholds);
+
+// "entropy-pred", "exit-pred@first", "skip-pred", ...: the policy name of a predictor.
+std::string predictor_policy_name(const PredictorSettings& settings);
+Policy predictor_policy(BranchyNet& net, Predictor& predictor, std::vector<float> thresholds, bool trust);
+
+// The policies named (full, branchy, oracle, a predictor policy name with an
+// optional ":trust" or ":fallback" suffix, or "all": every policy the model
+// offers). A predictor policy without a suffix is its trust variant.
+// Throws Error naming an unknown policy and listing the known ones.
+std::vector<Policy> policies_by_name(const std::vector<std::string>& names, BranchyNet& net,
+                                     const std::vector<float>& thresholds, const std::vector<Predictor*>& predictors);
 
 // A rule that follows a planned exit: the sample runs the trunk to its planned
 // exit and tries that branch only. `trust`: it answers there whatever the

@@ -1,0 +1,177 @@
+#include "predictors/predictor.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/error.h"
+#include "engine/loss.h"
+#include "layers/linear.h"
+#include "layers/relu.h"
+
+namespace branchy {
+
+std::string to_string(PredictorKind kind) {
+  switch (kind) {
+    case PredictorKind::entropy: return "entropy";
+    case PredictorKind::exit: return "exit";
+    case PredictorKind::skip: return "skip";
+  }
+  return "?";
+}
+
+std::string to_string(Placement placement) {
+  switch (placement) {
+    case Placement::input: return "input";
+    case Placement::first: return "first";
+    case Placement::each: return "each";
+  }
+  return "?";
+}
+
+PredictorKind parse_predictor_kind(const std::string& text) {
+  if (text == "entropy") return PredictorKind::entropy;
+  if (text == "exit") return PredictorKind::exit;
+  if (text == "skip") return PredictorKind::skip;
+  fail("unknown predictor kind '", text, "' (known: entropy, exit, skip)");
+}
+
+Placement parse_placement(const std::string& text) {
+  if (text == "input") return Placement::input;
+  if (text == "first") return Placement::first;
+  if (text == "each") return Placement::each;
+  fail("unknown placement '", text, "' (known: input, first, each)");
+}
+
+std::string PredictorSettings::name() const { return to_string(kind) + "@" + to_string(placement); }
+
+void PredictorSettings::check() const {
+  BRANCHY_CHECK(kind == PredictorKind::exit || placement == Placement::each, "a ", to_string(kind),
+                " predictor sits at each branch point (placement each), not '", to_string(placement), "'");
+  BRANCHY_CHECK(!features.parts.empty(), name(), ": no features");
+  BRANCHY_CHECK(hidden >= 1 && hidden <= 4096, name(), ": hidden width ", hidden, " is outside 1..4096");
+  BRANCHY_CHECK(std::isfinite(trust_knob) && std::isfinite(fallback_knob), name(), ": knobs ", trust_knob, " and ",
+                fallback_knob, " must be finite");
+}
+
+Predictor::Predictor(const BranchyNet& net, PredictorSettings settings, Rng& rng) : settings_(std::move(settings)) {
+  settings_.check();
+  const int K = net.num_exits() - 1;
+  BRANCHY_CHECK(K >= 1, net.name(), " has no branch to predict");
+  switch (settings_.placement) {
+    case Placement::input: points_ = {-1}; break;
+    case Placement::first: points_ = {0}; break;
+    case Placement::each:
+      for (int i = 0; i < K; ++i) points_.push_back(i);
+      break;
+  }
+  outputs_ = settings_.kind == PredictorKind::entropy ? 1 : settings_.placement == Placement::each ? 2 : K + 1;
+  for (int point : points_) {
+    const Shape map = point < 0 ? net.sample_shape() : net.stage_output_shape(point);
+    map_shapes_.push_back(map);
+    const int F = static_cast<int>(settings_.features.width(map));
+    auto h = std::make_unique<Head>();
+    h->network.emplace<Linear>("fc1", F, settings_.hidden, rng);
+    h->network.emplace<ReLU>("relu");
+    h->network.emplace<Linear>("fc2", settings_.hidden, outputs_, rng);
+    h->feature_mean = Param(Shape{F}, false);
+    h->feature_inv_std = Param(Shape{F}, false);
+    h->feature_inv_std.value.fill(1.0f);
+    heads_.push_back(std::move(h));
+  }
+}
+
+bool Predictor::reads(int point) const { return std::find(points_.begin(), points_.end(), point) != points_.end(); }
+
+Predictor::Head& Predictor::head(int point) {
+  return *heads_[std::find(points_.begin(), points_.end(), point) - points_.begin()];
+}
+
+const Predictor::Head& Predictor::head(int point) const {
+  const auto it = std::find(points_.begin(), points_.end(), point);
+  BRANCHY_CHECK(it != points_.end(), name(), " does not read point ", point);
+  return *heads_[it - points_.begin()];
+}
+
+Shape Predictor::map_shape(int point) const {
+  head(point);  // checks the point
+  return map_shapes_[std::find(points_.begin(), points_.end(), point) - points_.begin()];
+}
+
+Tensor Predictor::features(int point, const Tensor& map) const {
+  BRANCHY_CHECK(map.rank() == 4 && map.shape().with_batch(1) == map_shape(point), name(), " at point ", point,
+                " reads maps ", map_shape(point).str(), ", got ", map.shape().str());
+  return extract_features(map, settings_.features);
+}
+
+void Predictor::standardise(int point, Tensor& features) const {
+  const Head& h = head(point);
+  const int64_t N = features.dim(0), F = features.dim(1);
+  BRANCHY_CHECK(F == h.feature_mean.value.numel(), name(), ": ", F, " features, want ", h.feature_mean.value.numel());
+  const float* mean = h.feature_mean.value.data();
+  const float* inv_std = h.feature_inv_std.value.data();
+  for (int64_t n = 0; n < N; ++n) {
+    float* row = features.data() + n * F;
+    for (int64_t f = 0; f < F; ++f) row[f] = (row[f] - mean[f]) * inv_std[f];
+  }
+}
+
+void Predictor::fit_standardisation(int point, const Tensor& features) {
+  Head& h = head(point);
+  const int64_t N = features.dim(0), F = features.dim(1);
+  BRANCHY_CHECK(N >= 1, name(), ": no samples to standardise on");
+  for (int64_t f = 0; f < F; ++f) {
+    double sum = 0, sum_sq = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      const double v = features.data()[n * F + f];
+      sum += v;
+      sum_sq += v * v;
+    }
+    const double mean = sum / N, variance = std::max(0.0, sum_sq / N - mean * mean);
+    h.feature_mean.value[f] = static_cast<float>(mean);
+    // A constant feature carries nothing: scale it to zero rather than divide by ~0.
+    h.feature_inv_std.value[f] = variance > 1e-12 ? static_cast<float>(1.0 / std::sqrt(variance)) : 0.0f;
+  }
+}
+
+Tensor Predictor::forward_standardised(int point, const Tensor& standardised, Mode mode) {
+  return head(point).network.forward(standardised, mode);
+}
+
+void Predictor::backward(int point, const Tensor& d_outputs) { head(point).network.backward(d_outputs); }
+
+Tensor Predictor::scores_from_features(int point, const Tensor& features) {
+  Tensor x = features.clone();  // (n, F)
+  standardise(point, x);
+  Tensor out = forward_standardised(point, x, Mode::eval);  // (n, outputs)
+  return is_classifier() ? softmax(out) : out;
+}
+
+int64_t Predictor::macs(int point) const {
+  const Shape map = map_shape(point);
+  return settings_.features.macs(map) + head(point).network.macs(Shape{1, settings_.features.width(map)});
+}
+
+std::string Predictor::point_prefix(int point) const {
+  return "predictor." + to_string(settings_.kind) + "." + to_string(settings_.placement) + "." +
+         (point < 0 ? std::string("input") : "point" + std::to_string(point));
+}
+
+std::vector<ParamRef> Predictor::named_params() {
+  std::vector<ParamRef> params;
+  for (int point : points_) {
+    Head& h = head(point);
+    const std::string prefix = point_prefix(point);
+    h.network.collect_params(prefix, params);
+    params.push_back({prefix + ".feature_mean", &h.feature_mean});
+    params.push_back({prefix + ".feature_inv_std", &h.feature_inv_std});
+  }
+  return params;
+}
+
+std::vector<ParamRef> Predictor::trainable_params(int point) {
+  std::vector<ParamRef> params;
+  head(point).network.collect_params(point_prefix(point), params);
+  return params;
+}
+
+}  // namespace branchy
