@@ -12,7 +12,10 @@ namespace {
 
 constexpr const char* optimizer_prefix = "optimizer.";
 
+constexpr const char* predictor_prefix = "predictor.";
+
 bool is_optimizer_tensor(const std::string& name) { return name.rfind(optimizer_prefix, 0) == 0; }
+bool is_predictor_tensor(const std::string& name) { return name.rfind(predictor_prefix, 0) == 0; }
 
 Json floats_to_json(const std::vector<float>& values) {
   Json array = Json::array();
@@ -39,6 +42,54 @@ Json parse_metadata_json(const Checkpoint& checkpoint, const std::string& key, c
 
 }  // namespace
 
+// Rebuilds the predictors the metadata lists and loads their tensors; a
+// predictor tensor that no listed predictor owns is an error naming it.
+void load_predictors(const Checkpoint& checkpoint, const std::string& path, const BranchyNet& net, ModelInfo& info) {
+  if (!checkpoint.metadata.count("predictors")) {
+    for (const NamedTensor& t : checkpoint.tensors)
+      BRANCHY_CHECK(!is_predictor_tensor(t.name), path, ": tensor '", t.name,
+                    "' belongs to a predictor but the metadata lists none");
+    return;
+  }
+  const Json list = parse_metadata_json(checkpoint, "predictors", path);
+  BRANCHY_CHECK(list.is_array(), path, ": metadata 'predictors' must be a JSON array");
+  std::vector<std::string> owned;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string where = path + " predictor " + std::to_string(i);
+    Rng rng(1);
+    auto predictor = std::make_shared<Predictor>(net, PredictorSettings::from_json(list.at(i), where), rng);
+    const std::string prefix = predictor->param_prefix();
+    BRANCHY_CHECK(std::find(owned.begin(), owned.end(), prefix) == owned.end(), where, ": a second ",
+                  predictor->name(), " predictor");
+    owned.push_back(prefix);
+    Checkpoint mine;
+    for (const NamedTensor& t : checkpoint.tensors)
+      if (t.name.rfind(prefix, 0) == 0) mine.tensors.push_back(t);
+    load_params(mine, predictor->named_params(), path);
+    info.predictors.push_back(std::move(predictor));
+  }
+  for (const NamedTensor& t : checkpoint.tensors)
+    BRANCHY_CHECK(!is_predictor_tensor(t.name) ||
+                      std::any_of(owned.begin(), owned.end(),
+                                  [&](const std::string& prefix) { return t.name.rfind(prefix, 0) == 0; }),
+                  path, ": tensor '", t.name, "' belongs to no predictor the metadata lists");
+}
+
+void ModelInfo::replace_predictor(std::shared_ptr<Predictor> predictor) {
+  for (auto& p : predictors)
+    if (p->name() == predictor->name()) {
+      p = std::move(predictor);
+      return;
+    }
+  predictors.push_back(std::move(predictor));
+}
+
+std::vector<Predictor*> ModelInfo::predictor_pointers() const {
+  std::vector<Predictor*> pointers;
+  for (const auto& p : predictors) pointers.push_back(p.get());
+  return pointers;
+}
+
 // The metadata sections of a loaded model (after its network is rebuilt).
 void read_model_info(const Checkpoint& checkpoint, const std::string& path, const BranchyNet& net, ModelInfo& info);
 
@@ -58,6 +109,14 @@ void save_model(const std::string& path, BranchyNet& net, const ModelInfo& info,
   metadata["training"] = info.training.dump();
   metadata["dataset"] = info.dataset.dump();
   for (const auto& [key, value] : info.extra.items()) metadata[key] = value.dump();
+  if (!info.predictors.empty()) {
+    Json settings = Json::array();
+    for (const auto& p : info.predictors) {
+      settings.push_back(p->settings().to_json());
+      for (const NamedTensor& t : params_to_tensors(p->named_params())) tensors.push_back(t);
+    }
+    metadata["predictors"] = settings.dump();
+  }
   if (optimizer) {
     for (auto& [name, tensor] : optimizer->state_tensors()) tensors.push_back({name, *tensor});
     Tensor steps(Shape{1});
@@ -82,8 +141,9 @@ LoadedModel load_model(const std::string& path) {
   }
   Checkpoint weights;
   for (const NamedTensor& t : checkpoint.tensors)
-    if (!is_optimizer_tensor(t.name)) weights.tensors.push_back(t);
+    if (!is_optimizer_tensor(t.name) && !is_predictor_tensor(t.name)) weights.tensors.push_back(t);
   load_params(weights, loaded.net->named_params(), path);
+  load_predictors(checkpoint, path, *loaded.net, loaded.info);
 
   try {
     read_model_info(checkpoint, path, *loaded.net, loaded.info);
@@ -114,7 +174,8 @@ void read_model_info(const Checkpoint& checkpoint, const std::string& path, cons
   if (info.training.contains("epoch")) info.training.get_int("epoch");  // type-checked here, with the path
   if (info.dataset.contains("spec")) info.dataset.get_string("spec");
   for (const auto& [key, value] : checkpoint.metadata) {
-    static const char* known[] = {"branchy.format", "net", "config", "normalizer", "thresholds", "training", "dataset"};
+    static const char* known[] = {"branchy.format", "net",     "config",     "normalizer",
+                                  "thresholds",     "training", "dataset", "predictors"};
     if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return key == k; }))
       info.extra.set(key, Json::parse(value, path + " metadata '" + key + "'"));
   }

@@ -10,7 +10,8 @@
 //   thresholds      entropy threshold per branch (JSON array), once calibrated
 //   training        {"epoch": completed epochs, "seed": ..., ...}
 //   dataset         the dataset spec it was trained on, class_names
-//   predictors      (issue 5) predictor settings
+//   predictors      a JSON array of predictor settings (predictors/predictor.h);
+//                   their tensors are "predictor.<kind>.<placement>.*"
 // Loading checks the file is ours and that every tensor fits the rebuilt
 // network; a foreign or damaged file is one Error naming the path.
 #pragma once
@@ -26,6 +27,7 @@
 #include "formats/json.h"
 #include "engine/optimizer.h"
 #include "nets/branchy_net.h"
+#include "predictors/predictor.h"
 
 namespace branchy {
 
@@ -34,7 +36,13 @@ struct ModelInfo {
   std::vector<float> thresholds;  // one per branch; empty until calibrated
   Json training = Json::object();
   Json dataset = Json::object();
-  Json extra = Json::object();    // other sections (predictors, ...) by key
+  Json extra = Json::object();    // other sections by key
+  // At most one per kind and placement; replace_predictor keeps it so.
+  std::vector<std::shared_ptr<Predictor>> predictors;
+
+  // Adds `predictor`, replacing one of the same kind and placement.
+  void replace_predictor(std::shared_ptr<Predictor> predictor);
+  std::vector<Predictor*> predictor_pointers() const;
 };
 
 struct LoadedModel {

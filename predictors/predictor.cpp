@@ -53,6 +53,34 @@ void PredictorSettings::check() const {
                 fallback_knob, " must be finite");
 }
 
+Json PredictorSettings::to_json() const {
+  Json j = Json::object();
+  j.set("kind", to_string(kind));
+  j.set("placement", to_string(placement));
+  j.set("features", features.str());
+  j.set("hidden", hidden);
+  j.set("trust_knob", trust_knob);
+  j.set("fallback_knob", fallback_knob);
+  return j;
+}
+
+PredictorSettings PredictorSettings::from_json(const Json& json, const std::string& where) {
+  try {
+    BRANCHY_CHECK(json.is_object(), "a predictor entry must be a JSON object");
+    PredictorSettings s;
+    s.kind = parse_predictor_kind(json.get_string("kind"));
+    s.placement = parse_placement(json.get_string("placement"));
+    s.features = FeatureSpec::parse(json.get_string("features"));
+    s.hidden = static_cast<int>(std::clamp<int64_t>(json.get_int("hidden"), -1, 1 << 20));
+    s.trust_knob = json.get_double("trust_knob");
+    s.fallback_knob = json.get_double("fallback_knob");
+    s.check();
+    return s;
+  } catch (const Error& e) {
+    fail(where, ": ", e.what());
+  }
+}
+
 Predictor::Predictor(const BranchyNet& net, PredictorSettings settings, Rng& rng) : settings_(std::move(settings)) {
   settings_.check();
   const int K = net.num_exits() - 1;
@@ -151,9 +179,12 @@ int64_t Predictor::macs(int point) const {
   return settings_.features.macs(map) + head(point).network.macs(Shape{1, settings_.features.width(map)});
 }
 
+std::string Predictor::param_prefix() const {
+  return "predictor." + to_string(settings_.kind) + "." + to_string(settings_.placement) + ".";
+}
+
 std::string Predictor::point_prefix(int point) const {
-  return "predictor." + to_string(settings_.kind) + "." + to_string(settings_.placement) + "." +
-         (point < 0 ? std::string("input") : "point" + std::to_string(point));
+  return param_prefix() + (point < 0 ? std::string("input") : "point" + std::to_string(point));
 }
 
 std::vector<ParamRef> Predictor::named_params() {

@@ -23,6 +23,7 @@
 
 #include "engine/param.h"
 #include "engine/rng.h"
+#include "formats/json.h"
 #include "nets/branchy_net.h"
 #include "nets/sequential.h"
 #include "predictors/features.h"
@@ -46,6 +47,10 @@ struct PredictorSettings {
   std::string name() const;
   // Error unless the kind may sit there (entropy and skip sit at each point).
   void check() const;
+  // As stored in a model file's "predictors" metadata; from_json throws
+  // Error naming `where` and the key on a bad entry.
+  Json to_json() const;
+  static PredictorSettings from_json(const Json& json, const std::string& where);
 };
 
 PredictorKind parse_predictor_kind(const std::string& text);  // entropy | exit | skip
@@ -84,7 +89,9 @@ class Predictor {
 
   // MACs per sample at `point`: the summary and the network.
   int64_t macs(int point) const;
+  // Every tensor it stores, by name (the prefix "predictor.<kind>.<placement>.").
   std::vector<ParamRef> named_params();
+  std::string param_prefix() const;
   std::vector<ParamRef> trainable_params(int point);
 
  private:

@@ -1,0 +1,188 @@
+#include "pipeline/predictor_fit.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "datasets/batcher.h"
+#include "engine/error.h"
+#include "engine/loss.h"
+#include "engine/optimizer.h"
+#include "nets/early_exit.h"
+#include "predictors/predictor_rules.h"
+
+namespace branchy {
+
+PredictorData collect_predictor_data(BranchyNet& net, const Predictor& predictor, const Dataset& data,
+                                     const Normalizer* normalizer, int batch,
+                                     const std::function<void(int64_t)>& progress) {
+  const int K = net.num_exits() - 1;
+  PredictorData out;
+  ExitOutputs& o = out.outputs;
+  o.labels = data.labels;
+  o.predictions.assign(K + 1, {});
+  o.entropies.assign(K + 1, {});
+  o.loss_sums.assign(K + 1, 0.0);
+  std::vector<std::vector<Tensor>> feature_batches(K + 1);  // per point + 1
+  auto record_exit = [&](int e, const Tensor& logits) {
+    const std::vector<int> answers = argmax_rows(logits);
+    const std::vector<float> entropy = softmax_entropy(logits);
+    o.predictions[e].insert(o.predictions[e].end(), answers.begin(), answers.end());
+    o.entropies[e].insert(o.entropies[e].end(), entropy.begin(), entropy.end());
+  };
+  for (int64_t begin = 0; begin < data.size(); begin += batch) {
+    const int64_t end = std::min<int64_t>(data.size(), begin + batch);
+    Tensor h = normalized_images(data, begin, end, normalizer);  // (B, C, H, W)
+    if (predictor.reads(-1)) feature_batches[0].push_back(predictor.features(-1, h));
+    for (int i = 0; i <= K; ++i) {
+      h = net.stage(i).forward(h, Mode::eval);  // (B, C_i, H_i, W_i), or the last exit's logits
+      if (i == K) {
+        record_exit(K, h);
+        break;
+      }
+      record_exit(i, net.branch(i).forward(h, Mode::eval));
+      if (predictor.reads(i)) feature_batches[i + 1].push_back(predictor.features(i, h));
+    }
+    if (progress) progress(end);
+  }
+  out.features.resize(K + 1);
+  for (int p = 0; p <= K; ++p)
+    if (!feature_batches[p].empty()) out.features[p] = concat_batch(feature_batches[p]);
+  return out;
+}
+
+namespace {
+
+// BranchyNet's exit of every sample under `thresholds`.
+std::vector<int> branchy_exits(const BranchyNet& net, const ExitOutputs& outputs,
+                               const std::vector<float>& thresholds) {
+  return replay_route(net, recorded_run(outputs), BranchyRule(net, thresholds)).exit;
+}
+
+// The samples a head at `point` learns from, and their class (or, for the
+// entropy kind, the target value in `targets`).
+struct PointLabels {
+  std::vector<int64_t> samples;
+  std::vector<int> classes;
+  std::vector<float> targets;
+};
+
+PointLabels labels_at(const PredictorSettings& s, int point, const ExitOutputs& o, const std::vector<int>& exits,
+                      const std::vector<float>& thresholds) {
+  PointLabels l;
+  for (int64_t n = 0; n < o.size(); ++n) {
+    if (s.kind == PredictorKind::exit && s.placement != Placement::each) {
+      l.classes.push_back(exits[n]);
+    } else if (s.kind == PredictorKind::exit) {
+      if (exits[n] < point) continue;  // BranchyNet never brings it here
+      l.classes.push_back(exits[n] == point);
+    } else if (s.kind == PredictorKind::skip) {
+      l.classes.push_back(exits_here(o.entropies[point][n], thresholds[point]));
+    } else {
+      l.targets.push_back(o.entropies[point][n]);
+    }
+    l.samples.push_back(n);
+  }
+  return l;
+}
+
+template <typename T>
+std::vector<T> pick(const std::vector<T>& values, const std::vector<int64_t>& order, int64_t begin, int64_t end) {
+  std::vector<T> picked;
+  for (int64_t k = begin; k < end; ++k) picked.push_back(values[order[k]]);
+  return picked;
+}
+
+// Trains the head at `point` on its labelled samples.
+void train_head(Predictor& predictor, int point, const Tensor& all_features, const PointLabels& labels,
+                const FitOptions& options, Rng& rng) {
+  if (labels.samples.empty()) return;
+  Tensor x = gather_rows(all_features, labels.samples);  // (n, F)
+  predictor.fit_standardisation(point, x);
+  predictor.standardise(point, x);
+  AdamOptions adam;
+  adam.learning_rate = options.learning_rate;
+  Adam optimizer(predictor.trainable_params(point), adam);
+  const int64_t n = x.dim(0);
+  std::vector<int64_t> order(n);
+  for (int epoch = 0; epoch < options.epochs; ++epoch) {
+    std::iota(order.begin(), order.end(), 0);
+    for (int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng.below(static_cast<uint64_t>(i + 1))]);
+    double loss_sum = 0;
+    for (int64_t begin = 0; begin < n; begin += options.batch) {
+      const int64_t end = std::min<int64_t>(n, begin + options.batch);
+      const std::vector<int64_t> rows(order.begin() + begin, order.begin() + end);
+      optimizer.zero_grad();
+      const Tensor out = predictor.forward_standardised(point, gather_rows(x, rows), Mode::train);  // (b, outputs)
+      Tensor d_out;
+      float loss = 0;
+      if (predictor.is_classifier()) {
+        loss = softmax_cross_entropy(out, pick(labels.classes, order, begin, end), &d_out);
+      } else {
+        const std::vector<float> target = pick(labels.targets, order, begin, end);
+        loss = mse_loss(out, Tensor::from_vector(out.shape(), target), &d_out);
+      }
+      BRANCHY_CHECK(std::isfinite(loss), predictor.name(), " at point ", point, ": the loss became ", loss,
+                    " in epoch ", epoch + 1);
+      predictor.backward(point, d_out);
+      optimizer.step();
+      loss_sum += static_cast<double>(loss) * (end - begin);
+    }
+    if (options.progress) options.progress(point, epoch + 1, loss_sum / n);
+  }
+}
+
+}  // namespace
+
+void train_predictor(Predictor& predictor, const BranchyNet& net, const PredictorData& train,
+                     const std::vector<float>& thresholds, const FitOptions& options) {
+  Rng rng(options.seed);
+  const std::vector<int> exits = branchy_exits(net, train.outputs, thresholds);
+  for (int point : predictor.points())
+    train_head(predictor, point, train.features[point + 1],
+               labels_at(predictor.settings(), point, train.outputs, exits, thresholds), options, rng);
+}
+
+KnobChoice choose_knob(Predictor& predictor, BranchyNet& net, const PredictorData& held_out,
+                       const std::vector<float>& thresholds, bool trust, double max_drop) {
+  const int K = net.num_exits() - 1;
+  RecordedRun run = recorded_run(held_out.outputs);
+  for (int point : predictor.points())
+    run.scores[point + 1] = predictor.scores_from_features(point, held_out.features[point + 1]);
+  const std::vector<int>& labels = held_out.outputs.labels;
+  const std::vector<int> reference_exits = branchy_exits(net, held_out.outputs, thresholds);
+  KnobChoice choice;
+  choice.branchy = summarize_route(replay_route(net, run, BranchyRule(net, thresholds)), labels, K + 1);
+  for (double knob : knob_grid(predictor.settings())) {
+    const auto rule = predictor_rule(predictor, thresholds, trust, knob);
+    const RouteResult route = replay_route(net, run, *rule);
+    KnobSetting s;
+    s.knob = knob;
+    s.summary = summarize_route(route, labels, K + 1);
+    int64_t same = 0;
+    for (size_t n = 0; n < route.exit.size(); ++n) same += route.exit[n] == reference_exits[n];
+    s.agreement = route.exit.empty() ? 0.0 : static_cast<double>(same) / route.exit.size();
+    choice.sweep.push_back(s);
+  }
+  std::vector<KnobSetting> by_cost = choice.sweep;
+  std::sort(by_cost.begin(), by_cost.end(), [](const KnobSetting& a, const KnobSetting& b) {
+    return a.summary.mean_macs != b.summary.mean_macs ? a.summary.mean_macs < b.summary.mean_macs
+                                                      : a.summary.accuracy > b.summary.accuracy;
+  });
+  double best = -1;
+  for (const KnobSetting& s : by_cost)
+    if (s.summary.accuracy > best) {
+      best = s.summary.accuracy;
+      choice.frontier.push_back(s);
+    }
+  choice.chosen = choice.frontier.back();  // the most accurate, when none is within max_drop
+  for (const KnobSetting& s : choice.frontier)
+    if (s.summary.accuracy >= choice.branchy.accuracy - max_drop) {
+      choice.chosen = s;
+      break;
+    }
+  predictor.set_knob(trust, choice.chosen.knob);
+  return choice;
+}
+
+}  // namespace branchy
