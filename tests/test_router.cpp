@@ -1,0 +1,358 @@
+// The router and the predictor policies: one exit rule everywhere, the
+// oracle equals BranchyNet, batches equal single samples, trusted routes run
+// nothing past their exit, skip-pred brackets branchy and full, predictors
+// survive a model file and learn, and the MAC accounting adds up by hand.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <set>
+
+#include "engine/error.h"
+#include "engine/loss.h"
+#include "engine/rng.h"
+#include "nets/early_exit.h"
+#include "nets/registry.h"
+#include "pipeline/calibration.h"
+#include "pipeline/exit_outputs.h"
+#include "pipeline/model_file.h"
+#include "pipeline/policy_eval.h"
+#include "pipeline/predictor_fit.h"
+#include "predictors/policy.h"
+#include "predictors/predictor_rules.h"
+#include "tests/gradcheck.h"
+#include "tests/small_nets.h"
+
+using namespace branchy;
+using branchy::testing::random_tensor;
+
+namespace {
+
+// A b-resnet small enough for tests, with three exits.
+std::unique_ptr<BranchyNet> small_b_resnet(uint64_t seed) {
+  Json config = Json::object();
+  config.set("depth", 8);
+  config.set("base_channels", 4);
+  config.set("branch0_width", 2);
+  config.set("branch1_width", 4);
+  return build_network("b-resnet", config, Shape{1, 1, 12, 12}, 4, seed);
+}
+
+Dataset random_images(int64_t count, uint64_t seed) {
+  Dataset d;
+  d.channels = 1;
+  d.height = d.width = 12;
+  d.num_classes = 4;
+  d.name = "random";
+  Rng rng(seed);
+  d.pixels.resize(static_cast<size_t>(count * d.sample_bytes()));
+  for (uint8_t& p : d.pixels) p = static_cast<uint8_t>(rng.below(256));
+  for (int64_t i = 0; i < count; ++i) d.labels.push_back(static_cast<int>(rng.below(4)));
+  return d;
+}
+
+// Thresholds at the median entropy of each branch on x: the exits mix.
+std::vector<float> median_thresholds(BranchyNet& net, const Tensor& x) {
+  const std::vector<Tensor> logits = net.forward_exits(x, Mode::eval);
+  std::vector<float> thresholds;
+  for (int i = 0; i + 1 < net.num_exits(); ++i) {
+    std::vector<float> h = softmax_entropy(logits[i]);
+    std::nth_element(h.begin(), h.begin() + h.size() / 2, h.end());
+    thresholds.push_back(h[h.size() / 2]);
+  }
+  return thresholds;
+}
+
+// Every predictor kind and placement, with random weights and middle knobs.
+std::vector<std::shared_ptr<Predictor>> every_predictor(const BranchyNet& net) {
+  Rng rng(11);
+  std::vector<std::shared_ptr<Predictor>> all;
+  const std::vector<std::pair<PredictorKind, Placement>> kinds = {
+      {PredictorKind::exit, Placement::input}, {PredictorKind::exit, Placement::first},
+      {PredictorKind::exit, Placement::each},  {PredictorKind::skip, Placement::each},
+      {PredictorKind::entropy, Placement::each}};
+  for (auto [kind, placement] : kinds) {
+    PredictorSettings s;
+    s.kind = kind;
+    s.placement = placement;
+    s.features = FeatureSpec::parse(placement == Placement::input ? "grid3" : "grid2+max");
+    s.hidden = 6;
+    s.trust_knob = s.fallback_knob = kind == PredictorKind::entropy ? 1.0 : 0.5;
+    all.push_back(std::make_shared<Predictor>(net, s, rng));
+  }
+  return all;
+}
+
+std::vector<Predictor*> pointers(const std::vector<std::shared_ptr<Predictor>>& all) {
+  std::vector<Predictor*> p;
+  for (const auto& a : all) p.push_back(a.get());
+  return p;
+}
+
+// A layer that passes its input through and counts the samples it saw.
+class SpyLayer : public Layer {
+ public:
+  explicit SpyLayer(int64_t* seen) : seen_(seen) {}
+  Shape out_shape(const Shape& in) const override { return in; }
+  Tensor forward(const Tensor& x, Mode) override {
+    *seen_ += x.dim(0);
+    return x;
+  }
+  Tensor backward(const Tensor& dy) override { return dy; }
+  std::string describe() const override { return "spy"; }
+
+ private:
+  int64_t* seen_;
+};
+
+}  // namespace
+
+TEST_CASE("calibration's replayed figures equal really running the early-exit policy", "[router]") {
+  auto net = small_b_resnet(3);
+  const Dataset data = random_images(40, 7);
+  const Tensor images = data.images(0, data.size());
+  const ExitOutputs outputs = run_all_exits(*net, data, nullptr, 16);
+  const std::vector<float> median = median_thresholds(*net, images);
+  const std::vector<std::vector<float>> settings = {
+      median, {0.0f, 0.0f}, {10.0f, 10.0f}, {median[0] * 0.5f, median[1] * 2.0f}, {median[0] * 1.5f, 0.0f}};
+  for (const std::vector<float>& thresholds : settings) {
+    INFO("thresholds " << thresholds[0] << ", " << thresholds[1]);
+    const ThresholdSetting replayed = evaluate_thresholds(*net, outputs, thresholds);
+    const RouteResult live = infer_early_exit(*net, images, thresholds);
+    const RouteSummary s = summarize_route(live, data.labels, net->num_exits());
+    REQUIRE(replayed.accuracy == s.accuracy);
+    REQUIRE(replayed.exit_share == s.exit_share);
+    REQUIRE(replayed.mean_macs == s.mean_macs);
+  }
+}
+
+TEST_CASE("the oracle takes BranchyNet's exit and answer, on the direct path", "[router]") {
+  auto net = small_b_resnet(5);
+  const Dataset data = random_images(30, 9);
+  const Tensor images = data.images(0, data.size());
+  const std::vector<float> thresholds = median_thresholds(*net, images);
+  const RouteResult branchy = infer_early_exit(*net, images, thresholds);
+  Policy oracle = oracle_policy(*net, thresholds);
+  oracle.prepare(images);
+  const RouteResult r = oracle.run(images, 0, false);
+  REQUIRE(r.exit == branchy.exit);
+  REQUIRE(r.prediction == branchy.prediction);
+  const SegmentCosts macs = segment_macs(*net);
+  for (size_t n = 0; n < r.exit.size(); ++n) {
+    REQUIRE(r.macs[n] == static_cast<int64_t>(direct_path_cost(macs, r.exit[n])));
+    REQUIRE(r.buffered_bytes[n] == 0);  // it trusts the exit it knows
+  }
+  std::set<int> exits(r.exit.begin(), r.exit.end());
+  REQUIRE(exits.size() >= 2);  // the test means something only if the exits mix
+}
+
+TEST_CASE("every policy routes a batch as it routes its samples one by one", "[router]") {
+  auto net = small_b_resnet(7);
+  const Dataset data = random_images(24, 13);
+  const Tensor images = data.images(0, data.size());
+  const std::vector<float> thresholds = median_thresholds(*net, images);
+  const auto predictors = every_predictor(*net);
+  std::vector<Policy> policies = policies_by_name({"all"}, *net, thresholds, pointers(predictors));
+  REQUIRE(policies.size() == 3 + 4 * 2 + 1);  // full, branchy, oracle; 4 predictors x trust/fallback; skip-pred
+  for (Policy& policy : policies) {
+    INFO(policy.name);
+    if (policy.prepare) policy.prepare(images);
+    const RouteResult batch = policy.run(images, 0, true);
+    for (int64_t n = 0; n < images.dim(0); ++n) {
+      const RouteResult one = policy.run(images.batch_slice(n, n + 1), n, true);
+      REQUIRE(one.exit[0] == batch.exit[n]);
+      REQUIRE(one.prediction[0] == batch.prediction[n]);
+      REQUIRE(one.macs[0] == batch.macs[n]);
+      REQUIRE(one.tried[0] == batch.tried[n]);
+      REQUIRE(one.buffered_bytes[0] == batch.buffered_bytes[n]);
+      for (size_t p = 0; p < one.trace[0].scores.size(); ++p)
+        for (size_t k = 0; k < one.trace[0].scores[p].size(); ++k)
+          REQUIRE(one.trace[0].scores[p][k] == Approx(batch.trace[n].scores[p][k]).margin(1e-6));
+    }
+  }
+}
+
+TEST_CASE("a trusted route runs no stage after its exit and no other branch", "[router]") {
+  auto net = small_b_resnet(9);
+  const Tensor x = random_tensor(Shape{20, 1, 12, 12}, 21);
+  const std::vector<float> thresholds = median_thresholds(*net, x);
+  std::vector<int64_t> stage_seen(3, 0), branch_seen(2, 0);
+  for (int i = 0; i < 3; ++i) net->stage(i).emplace<SpyLayer>("spy", &stage_seen[i]);
+  for (int i = 0; i < 2; ++i) net->branch(i).emplace<SpyLayer>("spy", &branch_seen[i]);
+  net->validate();
+  auto predictors = every_predictor(*net);
+  Predictor& first = *predictors[1];  // exit@first
+  for (double q : {0.2, 0.5, 0.8}) {
+    std::fill(stage_seen.begin(), stage_seen.end(), 0);
+    std::fill(branch_seen.begin(), branch_seen.end(), 0);
+    const auto rule = predictor_rule(first, thresholds, true, q);
+    const RouteResult r = route_batch(*net, x, *rule);
+    std::vector<int64_t> at_exit(3, 0);
+    for (int e : r.exit) ++at_exit[e];
+    INFO("q " << q << " exits " << at_exit[0] << "/" << at_exit[1] << "/" << at_exit[2]);
+    REQUIRE(stage_seen[0] == 20);
+    REQUIRE(stage_seen[1] == at_exit[1] + at_exit[2]);  // who left at exit 0 never runs stage 1
+    REQUIRE(stage_seen[2] == at_exit[2]);
+    REQUIRE(branch_seen[0] == at_exit[0]);  // only the samples planned for it
+    REQUIRE(branch_seen[1] == at_exit[1]);
+    for (int e = 0; e < 2; ++e) REQUIRE(r.branch_samples[e] == branch_seen[e]);
+  }
+}
+
+TEST_CASE("skip-pred that always tries is branchy; one that never tries is full", "[router]") {
+  auto net = small_b_resnet(11);
+  const Tensor x = random_tensor(Shape{16, 1, 12, 12}, 23);
+  const std::vector<float> thresholds = median_thresholds(*net, x);
+  auto predictors = every_predictor(*net);
+  Predictor& skip = *predictors[3];
+  const RouteResult branchy = infer_early_exit(*net, x, thresholds);
+  const RouteResult always = route_batch(*net, x, *predictor_rule(skip, thresholds, false, 0.0));
+  REQUIRE(always.exit == branchy.exit);
+  REQUIRE(always.prediction == branchy.prediction);
+  REQUIRE(max_abs_difference(always.logits, branchy.logits) == 0.0f);
+  const int64_t skip_macs = skip.macs(0) + skip.macs(1);
+  for (size_t n = 0; n < always.macs.size(); ++n) {
+    const int64_t predictor_macs = skip.macs(0) + (branchy.exit[n] > 0 ? skip.macs(1) : 0);
+    REQUIRE(always.macs[n] == branchy.macs[n] + predictor_macs);
+  }
+  TrunkRule trunk;
+  const RouteResult full = route_batch(*net, x, trunk);
+  const RouteResult never = route_batch(*net, x, *predictor_rule(skip, thresholds, false, 1.01));
+  REQUIRE(never.exit == full.exit);
+  REQUIRE(never.prediction == full.prediction);
+  for (size_t n = 0; n < never.macs.size(); ++n) REQUIRE(never.macs[n] == full.macs[n] + skip_macs);
+}
+
+TEST_CASE("predictors survive the model file; a mismatched tensor is named", "[router]") {
+  auto net = small_b_resnet(13);
+  const Tensor x = random_tensor(Shape{6, 1, 12, 12}, 25);
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "branchy_test_router";
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "model.safetensors").string();
+  ModelInfo info;
+  info.thresholds = median_thresholds(*net, x);
+  for (auto& p : every_predictor(*net)) info.replace_predictor(p);
+  info.predictors[2]->set_knob(true, 0.3);
+  save_model(path, *net, info);
+  LoadedModel loaded = load_model(path);
+  REQUIRE(loaded.info.predictors.size() == info.predictors.size());
+  for (size_t i = 0; i < info.predictors.size(); ++i) {
+    Predictor& a = *info.predictors[i];
+    Predictor& b = *loaded.info.predictors[i];
+    REQUIRE(a.name() == b.name());
+    REQUIRE(b.settings().trust_knob == a.settings().trust_knob);
+    REQUIRE(b.settings().features.str() == a.settings().features.str());
+    const RouteResult ra = route_batch(*net, x, *predictor_rule(a, info.thresholds, true));
+    const RouteResult rb = route_batch(*loaded.net, x, *predictor_rule(b, info.thresholds, true));
+    REQUIRE(ra.exit == rb.exit);
+    REQUIRE(ra.macs == rb.macs);
+    REQUIRE(max_abs_difference(ra.logits, rb.logits) == 0.0f);
+  }
+  // Fitting a second predictor of the same kind replaces it; others stay.
+  Rng rng(3);
+  PredictorSettings again = info.predictors[0]->settings();
+  info.replace_predictor(std::make_shared<Predictor>(*net, again, rng));
+  REQUIRE(info.predictors.size() == 5);
+
+  // A file whose predictor tensor does not match its metadata names the tensor.
+  Checkpoint file = load_safetensors(path);
+  for (NamedTensor& t : file.tensors)
+    if (t.name == "predictor.skip.each.point1.fc1.weight") t.tensor = Tensor(Shape{2, 2});
+  save_safetensors(path, file.tensors, file.metadata);
+  try {
+    load_model(path);
+    FAIL("a mismatched predictor tensor loaded");
+  } catch (const Error& e) {
+    REQUIRE(std::string(e.what()).find("predictor.skip.each.point1.fc1.weight") != std::string::npos);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("the MACs of a predicted route add up by hand on B-LeNet", "[router]") {
+  auto net = build_network("b-lenet", Json::object(), Shape{1, 1, 28, 28}, 10, 1);
+  const Tensor x = random_tensor(Shape{3, 1, 28, 28}, 27);
+  Rng rng(5);
+  PredictorSettings s;
+  s.kind = PredictorKind::exit;
+  s.placement = Placement::first;
+  s.features = FeatureSpec::parse("avg");
+  s.hidden = 32;
+  Predictor first(*net, s, rng);
+  // h0 is 5x30x30: the average reads 4,500 values; 5->32->2 is 160 + 64 MACs.
+  REQUIRE(first.macs(0) == 4500 + 160 + 64);
+  const std::vector<float> thresholds = {0.5f};
+  const RouteResult early = route_batch(*net, x, *predictor_rule(first, thresholds, true, 0.0));  // plans exit 0
+  for (int64_t m : early.macs) REQUIRE(m == 112500 + 4724 + 107650);
+  const RouteResult late = route_batch(*net, x, *predictor_rule(first, thresholds, true, 1.01));  // plans the last
+  for (int64_t m : late.macs) REQUIRE(m == 112500 + 4724 + 1027570);
+  for (int e : late.exit) REQUIRE(e == 1);
+}
+
+TEST_CASE("each kind of predictor learns a synthetic routing task", "[router]") {
+  auto net = small_b_resnet(17);
+  const int64_t N = 1200;
+  // Labels come from the recorded outputs; the features carry the answer:
+  // branch i is confident exactly when feature i of the sample is positive.
+  auto make_data = [&](uint64_t seed) {
+    Rng rng(seed);
+    PredictorData d;
+    d.outputs.labels.assign(N, 0);
+    d.outputs.predictions.assign(3, std::vector<int>(N, 0));
+    d.outputs.entropies.assign(3, std::vector<float>(N, 0.0f));
+    d.outputs.loss_sums.assign(3, 0.0);
+    d.features.resize(3);
+    const Shape input_map = net->sample_shape(), map0 = net->stage_output_shape(0), map1 = net->stage_output_shape(1);
+    const FeatureSpec avg = FeatureSpec::parse("avg");
+    std::vector<Tensor> f = {Tensor(Shape{N, avg.width(input_map)}), Tensor(Shape{N, avg.width(map0)}),
+                             Tensor(Shape{N, avg.width(map1)})};
+    for (int64_t n = 0; n < N; ++n) {
+      const float a = static_cast<float>(rng.normal()), b = static_cast<float>(rng.normal());
+      d.outputs.entropies[0][n] = a > 0 ? 0.1f : 1.2f;
+      d.outputs.entropies[1][n] = b > 0 ? 0.1f : 1.2f;
+      d.outputs.entropies[2][n] = 0.5f;
+      for (int p = 0; p < 3; ++p) {
+        const int64_t F = f[p].dim(1);
+        for (int64_t k = 0; k < F; ++k) f[p][n * F + k] = static_cast<float>(rng.normal());
+        f[p][n * F + 0] = a;  // every point sees both facts
+        if (F > 1) f[p][n * F + 1] = b;
+      }
+    }
+    d.features = f;
+    return d;
+  };
+  const PredictorData train = make_data(1), test = make_data(2);
+  const std::vector<float> thresholds = {0.5f, 0.5f};
+  const std::vector<std::pair<PredictorKind, Placement>> kinds = {
+      {PredictorKind::exit, Placement::input}, {PredictorKind::exit, Placement::first},
+      {PredictorKind::exit, Placement::each},  {PredictorKind::skip, Placement::each},
+      {PredictorKind::entropy, Placement::each}};
+  // BranchyNet's exits on the test samples, by the one rule.
+  const std::vector<int> truth = replay_route(*net, recorded_run(test.outputs), BranchyRule(*net, thresholds)).exit;
+  std::vector<int64_t> count(3, 0);
+  for (int e : truth) ++count[e];
+  const double majority = static_cast<double>(*std::max_element(count.begin(), count.end())) / N;
+  for (auto [kind, placement] : kinds) {
+    PredictorSettings s;
+    s.kind = kind;
+    s.placement = placement;
+    s.features = FeatureSpec::parse("avg");
+    s.hidden = 16;
+    Rng rng(31);
+    Predictor p(*net, s, rng);
+    INFO(p.name());
+    FitOptions options;
+    options.epochs = 30;
+    train_predictor(p, *net, train, thresholds, options);
+    // The routed exit under trust (skip: fallback) at a middle knob agrees with BranchyNet's.
+    RecordedRun run = recorded_run(test.outputs);
+    for (int point : p.points()) run.scores[point + 1] = p.scores_from_features(point, test.features[point + 1]);
+    const double knob = kind == PredictorKind::entropy ? 1.0 : 0.5;
+    const RouteResult r = replay_route(*net, run, *predictor_rule(p, thresholds, true, knob));
+    int64_t same = 0;
+    for (int64_t n = 0; n < N; ++n) same += r.exit[n] == truth[n];
+    const double agreement = static_cast<double>(same) / N;
+    INFO("agreement " << agreement << " against the majority exit's share " << majority);
+    REQUIRE(agreement > majority + 0.2);
+  }
+}
