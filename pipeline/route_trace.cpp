@@ -54,7 +54,7 @@ Json route_trace_json(const std::string& policy, int64_t sample, int label, cons
       if (!(route.tried[row] >> b & 1u)) continue;  // only the branches that ran have an entropy
       Json e = Json::object();
       e.set("branch", static_cast<int64_t>(b));
-      e.set("entropy", static_cast<double>(t.entropy[b]));
+      e.set("entropy", std::isnan(t.entropy[b]) ? Json() : Json(static_cast<double>(t.entropy[b])));  // JSON has no NaN
       e.set("threshold", static_cast<double>(thresholds[b]));
       entropies.push_back(e);
     }
