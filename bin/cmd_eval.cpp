@@ -16,12 +16,6 @@ std::string percent(double fraction) {
   return buffer;
 }
 
-std::string fixed(double value, int digits) {
-  char buffer[48];
-  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
-  return buffer;
-}
-
 std::string shares(const std::vector<double>& values) {
   std::string s;
   for (size_t i = 0; i < values.size(); ++i) s += (i ? " / " : "") + fixed(100.0 * values[i], 1);

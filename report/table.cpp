@@ -132,4 +132,16 @@ std::string format_bytes(int64_t bytes) {
   return three_figures(value, units[unit]);
 }
 
+std::string fixed(double value, int digits) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
+  return buffer;
+}
+
+std::string percent_shares(const std::vector<double>& fractions) {
+  std::string text;
+  for (size_t i = 0; i < fractions.size(); ++i) text += (i ? "/" : "") + fixed(100.0 * fractions[i], 1);
+  return text;
+}
+
 }  // namespace branchy

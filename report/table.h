@@ -49,5 +49,9 @@ std::string format_count(int64_t count);
 std::string format_duration(double seconds);
 // Binary units: "512 B", "1.50 KiB", "12.3 MiB", "1.00 GiB".
 std::string format_bytes(int64_t bytes);
+// value with `digits` decimals: fixed(3.14159, 2) -> "3.14".
+std::string fixed(double value, int digits);
+// Fractions as percentages joined by '/': {0.5, 0.25} -> "50.0/25.0".
+std::string percent_shares(const std::vector<double>& fractions);
 
 }  // namespace branchy
