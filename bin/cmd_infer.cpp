@@ -8,6 +8,7 @@
 #include "bin/common.h"
 #include "datasets/batcher.h"
 #include "engine/loss.h"
+#include "engine/threads.h"
 
 namespace branchy {
 
@@ -33,16 +34,10 @@ Tensor read_image_file(const std::string& path, const Shape& want) {
 
 }  // namespace
 
-int command_infer(int argc, char** argv) {
-  ArgParser args("infer", "Classifies one image file, or one sample of a dataset, and prints class probabilities.");
-  args.positional("MODEL", "a .safetensors model");
-  args.option("image", "FILE", "", "a PNG/JPEG/BMP/PGM file of the model's size");
-  args.option("index", "N", "", "a sample of the dataset's test split instead of --image");
-  add_data_options(args, "");
-  args.flag("json", "print class, probabilities and every exit's logits as one JSON object");
-  if (!args.parse(argc, argv)) return 0;
-  if (args.given("image") == args.given("index")) throw UsageError("give exactly one of --image and --index");
-  const std::string path = args.get("MODEL");
+int command_infer(const InferArgs& args) {
+  if (!args.image_path && !args.index) throw UsageError("give --image FILE or --index N");
+  set_num_threads(args.threads);
+  const std::string& path = args.model_path;
   LoadedModel model = load_model(path);
   BranchyNet& net = *model.net;
 
@@ -51,15 +46,14 @@ int command_infer(int argc, char** argv) {
   std::vector<std::string> class_names;
   if (model.info.dataset.contains("class_names"))
     for (const Json& name : model.info.dataset.at("class_names").elements()) class_names.push_back(name.as_string());
-  if (args.given("image")) {
-    image = read_image_file(args.get("image"), net.sample_shape());
+  if (args.image_path) {
+    image = read_image_file(*args.image_path, net.sample_shape());
     if (model.info.normalizer) model.info.normalizer->apply(image);
   } else {
-    const std::string spec = args.given("data") ? args.get("data") : model_dataset_spec(model.info);
-    const DatasetSplits data = load_data_from(args, spec);
+    const DatasetSplits data = load_dataset(data_spec_for(args.data, model.info), args.data.split);
     check_data_fits(net, data.test, path);
-    const int index = args.get_int("index");
-    if (index < 0 || index >= data.test.size())
+    const int index = *args.index;
+    if (index >= data.test.size())
       throw UsageError("--index " + std::to_string(index) + " is outside the test split (0.." +
                        std::to_string(data.test.size() - 1) + ")");
     image = normalized_images(data.test, index, index + 1,
@@ -70,7 +64,7 @@ int command_infer(int argc, char** argv) {
   const std::vector<Tensor> logits = net.forward_exits(image, Mode::eval);
   const Tensor probabilities = softmax(logits.back());
   const int predicted = argmax_row(logits.back(), 0);
-  if (args.given("json")) {
+  if (args.json) {
     Json out = Json::object();
     out.set("class", predicted);
     if (true_label >= 0) out.set("label", true_label);

@@ -4,21 +4,16 @@
 #include "bin/commands.h"
 #include "bin/common.h"
 #include "engine/rng.h"
+#include "engine/threads.h"
 #include "report/table.h"
 #include "pipeline/segment_timing.h"
 
 namespace branchy {
 
-int command_info(int argc, char** argv) {
-  ArgParser args("info", "Prints a model's network, settings, parameters and MACs per layer.");
-  args.positional("MODEL", "a .safetensors file written by branchy train");
-  args.option("time", "N", "0", "also time every layer at batch 1: N forward calls each on a random input (0: no)");
-  add_thread_option(args);
-  if (!args.parse(argc, argv)) return 0;
-  apply_thread_option(args);
-  const int calls = args.get_int("time");
-  if (calls < 0) throw UsageError("--time must be >= 0");
-  const std::string path = args.get("MODEL");
+int command_info(const InfoArgs& args) {
+  set_num_threads(args.threads);
+  const int calls = args.time_calls;
+  const std::string& path = args.model_path;
   LoadedModel model = load_model(path);
   BranchyNet& net = *model.net;
 
