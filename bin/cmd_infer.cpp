@@ -32,6 +32,23 @@ Tensor read_image_file(const std::string& path, const Shape& want) {
   return image;
 }
 
+// The predicted and the true class by name, every class's probability and
+// every exit's entropy, as text.
+void print_prediction(const std::vector<Tensor>& logits, const Tensor& probabilities, int predicted, int true_label,
+                      const std::vector<std::string>& class_names) {
+  auto class_name = [&](int k) {
+    return k >= 0 && k < static_cast<int>(class_names.size()) ? class_names[k] : std::to_string(k);
+  };
+  std::printf("class %d (%s), probability %.4f", predicted, class_name(predicted).c_str(), probabilities[predicted]);
+  if (true_label >= 0) std::printf("; true class %d (%s)", true_label, class_name(true_label).c_str());
+  std::printf("\n");
+  for (int k = 0; k < probabilities.numel(); ++k)
+    std::printf("  %2d %-14s %.4f\n", k, class_name(k).c_str(), probabilities[k]);
+  std::printf("exit entropies:");
+  for (size_t e = 0; e < logits.size(); ++e) std::printf(" exit%zu %.4f", e, softmax_entropy(logits[e])[0]);
+  std::printf("\n");
+}
+
 }  // namespace
 
 int command_infer(const InferArgs& args) {
@@ -80,21 +97,7 @@ int command_infer(const InferArgs& args) {
     std::printf("%s\n", out.dump().c_str());
     return 0;
   }
-  auto class_name = [&](int k) {
-    return k >= 0 && k < static_cast<int>(class_names.size()) ? class_names[k] : std::to_string(k);
-  };
-  std::printf("class %d (%s), probability %.4f", predicted, class_name(predicted).c_str(), probabilities[predicted]);
-  if (true_label >= 0) std::printf("; true class %d (%s)", true_label, class_name(true_label).c_str());
-  std::printf("\n");
-  for (int k = 0; k < net.classes(); ++k) std::printf("  %2d %-14s %.4f\n", k, class_name(k).c_str(), probabilities[k]);
-  const std::vector<float> entropies = [&] {
-    std::vector<float> all;
-    for (const Tensor& l : logits) all.push_back(softmax_entropy(l)[0]);
-    return all;
-  }();
-  std::printf("exit entropies:");
-  for (size_t e = 0; e < entropies.size(); ++e) std::printf(" exit%zu %.4f", e, entropies[e]);
-  std::printf("\n");
+  print_prediction(logits, probabilities, predicted, true_label, class_names);
   return 0;
 }
 
