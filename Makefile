@@ -39,11 +39,15 @@ LDFLAGS  += -fopenmp $(LDSAN)
 
 LIB_SOURCES   := $(wildcard engine/*.cpp formats/*.cpp report/*.cpp layers/*.cpp datasets/*.cpp nets/*.cpp predictors/*.cpp pipeline/*.cpp)
 BIN_SOURCES   := $(wildcard bin/*.cpp)
+# The commands and their command line, without main(): also linked into the
+# tests, which run the parser in-process (tests/test_cli.cpp).
+CLI_SOURCES   := $(filter-out bin/branchy.cpp,$(BIN_SOURCES))
 TEST_SOURCES  := $(wildcard tests/*.cpp)
 BENCH_SOURCES := $(wildcard tests/bench/*.cpp)
 
 LIB_OBJECTS   := $(LIB_SOURCES:%.cpp=$(BUILD)/%.o)
 BIN_OBJECTS   := $(BIN_SOURCES:%.cpp=$(BUILD)/%.o)
+CLI_OBJECTS   := $(CLI_SOURCES:%.cpp=$(BUILD)/%.o)
 TEST_OBJECTS  := $(TEST_SOURCES:%.cpp=$(BUILD)/%.o)
 BENCH_OBJECTS := $(BENCH_SOURCES:%.cpp=$(BUILD)/%.o)
 
@@ -52,7 +56,7 @@ BRANCHY    := $(BUILD)/branchy
 TEST_BIN   := $(BUILD)/run_tests
 BENCH_BIN  := $(BUILD)/bench_kernels
 
-DEB_PACKAGES := g++ make libopenblas-dev libxsimd-dev catch2 libstb-dev zlib1g-dev dataset-fashion-mnist
+DEB_PACKAGES := g++ make libopenblas-dev libxsimd-dev catch2 libcli11-dev libstb-dev zlib1g-dev dataset-fashion-mnist
 
 .PHONY: all deps test asan bench demo results clean
 .DEFAULT_GOAL := all
@@ -84,8 +88,8 @@ $(LIBRARY): $(LIB_OBJECTS)
 $(BRANCHY): $(BIN_OBJECTS) $(LIBRARY)
 	$(CXX) $(LDFLAGS) $(BIN_OBJECTS) $(LIBRARY) $(LDLIBS) -o $@
 
-$(TEST_BIN): $(TEST_OBJECTS) $(LIBRARY)
-	$(CXX) $(LDFLAGS) $(TEST_OBJECTS) $(LIBRARY) $(LDLIBS) -o $@
+$(TEST_BIN): $(TEST_OBJECTS) $(CLI_OBJECTS) $(LIBRARY)
+	$(CXX) $(LDFLAGS) $(TEST_OBJECTS) $(CLI_OBJECTS) $(LIBRARY) $(LDLIBS) -o $@
 
 $(BENCH_BIN): $(BENCH_OBJECTS) $(LIBRARY)
 	$(CXX) $(LDFLAGS) $(BENCH_OBJECTS) $(LIBRARY) $(LDLIBS) -o $@

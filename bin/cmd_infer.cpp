@@ -8,6 +8,7 @@
 #include "bin/common.h"
 #include "datasets/batcher.h"
 #include "engine/loss.h"
+#include "engine/threads.h"
 
 namespace branchy {
 
@@ -31,18 +32,29 @@ Tensor read_image_file(const std::string& path, const Shape& want) {
   return image;
 }
 
+// The predicted and the true class by name, every class's probability and
+// every exit's entropy, as text.
+void print_prediction(const std::vector<Tensor>& logits, const Tensor& probabilities, int predicted, int true_label,
+                      const std::vector<std::string>& class_names) {
+  auto class_name = [&](int k) {
+    return k >= 0 && k < static_cast<int>(class_names.size()) ? class_names[k] : std::to_string(k);
+  };
+  std::printf("class %d (%s), probability %.4f", predicted, class_name(predicted).c_str(), probabilities[predicted]);
+  if (true_label >= 0) std::printf("; true class %d (%s)", true_label, class_name(true_label).c_str());
+  std::printf("\n");
+  for (int k = 0; k < probabilities.numel(); ++k)
+    std::printf("  %2d %-14s %.4f\n", k, class_name(k).c_str(), probabilities[k]);
+  std::printf("exit entropies:");
+  for (size_t e = 0; e < logits.size(); ++e) std::printf(" exit%zu %.4f", e, softmax_entropy(logits[e])[0]);
+  std::printf("\n");
+}
+
 }  // namespace
 
-int command_infer(int argc, char** argv) {
-  ArgParser args("infer", "Classifies one image file, or one sample of a dataset, and prints class probabilities.");
-  args.positional("MODEL", "a .safetensors model");
-  args.option("image", "FILE", "", "a PNG/JPEG/BMP/PGM file of the model's size");
-  args.option("index", "N", "", "a sample of the dataset's test split instead of --image");
-  add_data_options(args, "");
-  args.flag("json", "print class, probabilities and every exit's logits as one JSON object");
-  if (!args.parse(argc, argv)) return 0;
-  if (args.given("image") == args.given("index")) throw UsageError("give exactly one of --image and --index");
-  const std::string path = args.get("MODEL");
+int command_infer(const InferArgs& args) {
+  if (!args.image_path && !args.index) throw UsageError("give --image FILE or --index N");
+  set_num_threads(args.threads);
+  const std::string& path = args.model_path;
   LoadedModel model = load_model(path);
   BranchyNet& net = *model.net;
 
@@ -51,15 +63,14 @@ int command_infer(int argc, char** argv) {
   std::vector<std::string> class_names;
   if (model.info.dataset.contains("class_names"))
     for (const Json& name : model.info.dataset.at("class_names").elements()) class_names.push_back(name.as_string());
-  if (args.given("image")) {
-    image = read_image_file(args.get("image"), net.sample_shape());
+  if (args.image_path) {
+    image = read_image_file(*args.image_path, net.sample_shape());
     if (model.info.normalizer) model.info.normalizer->apply(image);
   } else {
-    const std::string spec = args.given("data") ? args.get("data") : model_dataset_spec(model.info);
-    const DatasetSplits data = load_data_from(args, spec);
+    const DatasetSplits data = load_dataset(data_spec_for(args.data, model.info), args.data.split);
     check_data_fits(net, data.test, path);
-    const int index = args.get_int("index");
-    if (index < 0 || index >= data.test.size())
+    const int index = *args.index;
+    if (index >= data.test.size())
       throw UsageError("--index " + std::to_string(index) + " is outside the test split (0.." +
                        std::to_string(data.test.size() - 1) + ")");
     image = normalized_images(data.test, index, index + 1,
@@ -70,7 +81,7 @@ int command_infer(int argc, char** argv) {
   const std::vector<Tensor> logits = net.forward_exits(image, Mode::eval);
   const Tensor probabilities = softmax(logits.back());
   const int predicted = argmax_row(logits.back(), 0);
-  if (args.given("json")) {
+  if (args.json) {
     Json out = Json::object();
     out.set("class", predicted);
     if (true_label >= 0) out.set("label", true_label);
@@ -86,21 +97,7 @@ int command_infer(int argc, char** argv) {
     std::printf("%s\n", out.dump().c_str());
     return 0;
   }
-  auto class_name = [&](int k) {
-    return k >= 0 && k < static_cast<int>(class_names.size()) ? class_names[k] : std::to_string(k);
-  };
-  std::printf("class %d (%s), probability %.4f", predicted, class_name(predicted).c_str(), probabilities[predicted]);
-  if (true_label >= 0) std::printf("; true class %d (%s)", true_label, class_name(true_label).c_str());
-  std::printf("\n");
-  for (int k = 0; k < net.classes(); ++k) std::printf("  %2d %-14s %.4f\n", k, class_name(k).c_str(), probabilities[k]);
-  const std::vector<float> entropies = [&] {
-    std::vector<float> all;
-    for (const Tensor& l : logits) all.push_back(softmax_entropy(l)[0]);
-    return all;
-  }();
-  std::printf("exit entropies:");
-  for (size_t e = 0; e < entropies.size(); ++e) std::printf(" exit%zu %.4f", e, entropies[e]);
-  std::printf("\n");
+  print_prediction(logits, probabilities, predicted, true_label, class_names);
   return 0;
 }
 

@@ -4,40 +4,17 @@
 #include "bin/commands.h"
 #include "bin/common.h"
 #include "engine/rng.h"
+#include "engine/threads.h"
 #include "report/table.h"
 #include "pipeline/segment_timing.h"
 
 namespace branchy {
 
-int command_info(int argc, char** argv) {
-  ArgParser args("info", "Prints a model's network, settings, parameters and MACs per layer.");
-  args.positional("MODEL", "a .safetensors file written by branchy train");
-  args.option("time", "N", "0", "also time every layer at batch 1: N forward calls each on a random input (0: no)");
-  add_thread_option(args);
-  if (!args.parse(argc, argv)) return 0;
-  apply_thread_option(args);
-  const int calls = args.get_int("time");
-  if (calls < 0) throw UsageError("--time must be >= 0");
-  const std::string path = args.get("MODEL");
-  LoadedModel model = load_model(path);
-  BranchyNet& net = *model.net;
+namespace {
 
-  std::printf("%s: %s, input %s, %d classes, %d exits\n", path.c_str(), net.name().c_str(),
-              net.sample_shape().str().c_str(), net.classes(), net.num_exits());
-  std::printf("settings: %s\n", net.config().dump().c_str());
-  if (model.info.normalizer) std::printf("normalizer: %s\n", model.info.normalizer->describe().c_str());
-  if (!model.info.thresholds.empty()) {
-    std::printf("entropy thresholds:");
-    for (float t : model.info.thresholds) std::printf(" %g", t);
-    std::printf("\n");
-  }
-  if (model.info.training.contains("epoch"))
-    std::printf("trained: %lld epochs, best epoch %lld (validation accuracy %.4f)\n",
-                static_cast<long long>(model.info.training.get_int("epoch")),
-                static_cast<long long>(model.info.training.get_int("best_epoch", 0)),
-                model.info.training.get_double("best_validation_accuracy", 0.0));
-  std::printf("\n");
-
+// One row per layer: output shape, MACs and parameters; with calls > 0 also
+// its batch-1 time over `calls` forward calls and the MACs per second.
+void print_layers(BranchyNet& net, int calls) {
   std::vector<std::string> columns = {"layer", "what", "output", "MACs", "params"};
   std::vector<double> micros;
   if (calls > 0) {
@@ -63,6 +40,35 @@ int command_info(int argc, char** argv) {
     layers.add_row(row);
   }
   std::fputs(layers.render().c_str(), stdout);
+
+}
+
+}  // namespace
+
+int command_info(const InfoArgs& args) {
+  set_num_threads(args.threads);
+  const int calls = args.time_calls;
+  const std::string& path = args.model_path;
+  LoadedModel model = load_model(path);
+  BranchyNet& net = *model.net;
+
+  std::printf("%s: %s, input %s, %d classes, %d exits\n", path.c_str(), net.name().c_str(),
+              net.sample_shape().str().c_str(), net.classes(), net.num_exits());
+  std::printf("settings: %s\n", net.config().dump().c_str());
+  if (model.info.normalizer) std::printf("normalizer: %s\n", model.info.normalizer->describe().c_str());
+  if (!model.info.thresholds.empty()) {
+    std::printf("entropy thresholds:");
+    for (float t : model.info.thresholds) std::printf(" %g", t);
+    std::printf("\n");
+  }
+  if (model.info.training.contains("epoch"))
+    std::printf("trained: %lld epochs, best epoch %lld (validation accuracy %.4f)\n",
+                static_cast<long long>(model.info.training.get_int("epoch")),
+                static_cast<long long>(model.info.training.get_int("best_epoch", 0)),
+                model.info.training.get_double("best_validation_accuracy", 0.0));
+  std::printf("\n");
+
+  print_layers(net, calls);
 
   std::printf("\n");
   TextTable segments({"segment", "MACs", "MACs to exit here"});

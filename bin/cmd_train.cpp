@@ -1,95 +1,26 @@
 // branchy train — trains a network and reports it on the test split.
-#include <cmath>
 #include <cstdio>
 
 #include "bin/commands.h"
 #include "bin/common.h"
 #include "datasets/normalizer.h"
+#include "engine/threads.h"
 #include "pipeline/exit_outputs.h"
 #include "nets/registry.h"
 #include "pipeline/trainer.h"
 
 namespace branchy {
 
-namespace {
+int command_train(const TrainArgs& args) {
+  set_num_threads(args.threads);
+  TrainOptions options = args.options;
+  const std::string& net_name = args.net;
+  if (options.out_dir.empty()) options.out_dir = "runs/" + net_name;
 
-std::string network_list() {
-  std::string s;
-  for (const NetworkEntry& e : network_catalogue()) s += std::string(s.empty() ? "" : ", ") + e.name;
-  return s;
-}
-
-std::vector<float> parse_weights(const ArgParser& args) {
-  std::vector<float> weights;
-  for (const std::string& item : args.get_list("exit-weights")) {
-    char* end = nullptr;
-    const float w = std::strtof(item.c_str(), &end);
-    if (*end != '\0' || !(w >= 0.0f) || !std::isfinite(w))
-      throw UsageError("--exit-weights wants finite non-negative numbers, got '" + item + "'");
-    weights.push_back(w);
-  }
-  return weights;
-}
-
-}  // namespace
-
-int command_train(int argc, char** argv) {
-  ArgParser args("train", "Trains a network on a dataset; writes the run folder (model, log, plot).");
-  args.option("net", "NAME", "lenet", "network: " + network_list());
-  args.option("config", "K=V,...", "", "network settings, e.g. depth=20,branch0_width=16 (see docs/NETWORKS.md)");
-  add_data_options(args, "fashion-mnist");
-  args.option("epochs", "N", "10", "joint training epochs");
-  args.option("trunk-epochs", "N", "0", "epochs training the trunk alone first");
-  args.option("batch", "N", "64", "batch size");
-  args.option("optimizer", "NAME", "adam", "adam or sgd");
-  args.option("lr", "RATE", "0.001", "learning rate");
-  args.option("momentum", "M", "0.9", "sgd momentum");
-  args.flag("nesterov", "sgd with Nesterov momentum");
-  args.option("weight-decay", "W", "0", "L2 weight decay");
-  args.option("schedule", "SPEC", "constant", "lr schedule: constant, step:N:G, multistep:A,B:G, cosine[:MIN]");
-  args.option("exit-weights", "W,...", "", "loss weight of each exit (default 1 each)");
-  args.option("crop", "PIXELS", "0", "random-crop augmentation padding");
-  args.flag("flip", "random horizontal flips");
-  args.option("seed", "N", "1", "seed of weights, order and augmentation");
-  add_thread_option(args);
-  args.option("out", "DIR", "", "run folder (default runs/NET)");
-  args.flag("resume", "continue from OUT/last.safetensors");
-  args.flag("quiet", "no progress bars");
-  if (!args.parse(argc, argv)) return 0;
-  apply_thread_option(args);
-
-  TrainOptions options;
-  options.epochs = args.get_int("epochs");
-  options.trunk_epochs = args.get_int("trunk-epochs");
-  options.batch_size = args.get_int("batch");
-  options.optimizer = args.get("optimizer");
-  if (options.optimizer != "adam" && options.optimizer != "sgd")
-    throw UsageError("--optimizer must be adam or sgd, got '" + options.optimizer + "'");
-  options.learning_rate = static_cast<float>(args.get_double("lr"));
-  options.momentum = static_cast<float>(args.get_double("momentum"));
-  options.nesterov = args.given("nesterov");
-  options.weight_decay = static_cast<float>(args.get_double("weight-decay"));
-  options.lr_schedule = args.get("schedule");
-  options.exit_weights = parse_weights(args);
-  options.augmentation.crop_padding = args.get_int("crop");
-  options.augmentation.horizontal_flip = args.given("flip");
-  const int seed = args.get_int("seed");
-  if (seed < 0) throw UsageError("--seed must not be negative");
-  options.seed = static_cast<uint64_t>(seed);
-  options.resume = args.given("resume");
-  options.quiet = args.given("quiet");
-  if (!(options.momentum >= 0 && options.momentum < 1) || !(options.weight_decay >= 0))
-    throw UsageError("--momentum must be in [0, 1) and --weight-decay >= 0");
-  if (options.epochs < 0 || options.trunk_epochs < 0 || options.batch_size < 1 || options.learning_rate <= 0 ||
-      options.augmentation.crop_padding < 0)
-    throw UsageError("--epochs, --trunk-epochs, --crop must be >= 0, --batch >= 1 and --lr > 0");
-  const std::string net_name = args.get("net");
-  options.out_dir = args.given("out") ? args.get("out") : "runs/" + net_name;
-
-  const std::string spec = args.get("data");
-  const DatasetSplits data = load_data_from(args, spec);
+  const std::string spec = args.data.spec.value_or("fashion-mnist");
+  const DatasetSplits data = load_dataset(spec, args.data.split);
   options.dataset_info = dataset_info(spec, data);
-  const Json overrides = args.get("config").empty() ? Json::object() : parse_config_overrides(args.get("config"));
+  const Json overrides = args.config.empty() ? Json::object() : parse_config_overrides(args.config);
   std::unique_ptr<BranchyNet> net =
       build_network(net_name, overrides, data.train.sample_shape(), data.train.num_classes, options.seed);
   Normalizer normalizer = Normalizer::from_dataset(data.train);

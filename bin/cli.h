@@ -1,0 +1,24 @@
+// cli.h — branchy's command line, `branchy COMMAND [options]`, through CLI11.
+//
+// Every option is declared once in cli.cpp with its type, range and help;
+// --help is generated from those declarations. Exit status:
+//   0  success, and --help
+//   1  a failure at run time (unreadable file, diverged training)
+//   2  a usage error (unknown command or option, bad or missing value),
+//      reported as one line on `err` that names the command:
+//        branchy eval: unknown option --bogus (see: branchy eval --help)
+#pragma once
+
+#include <cstdio>
+
+namespace branchy {
+
+// Parses argv (argv[0] is the program's name) and runs the chosen command.
+// Help goes to `out`, usage and run-time errors to `err`; the command's own
+// report goes to stdout.
+int run_command_line(int argc, const char* const* argv, std::FILE* out, std::FILE* err);
+
+// The largest --threads accepted: 4 x the number of cores.
+int max_threads();
+
+}  // namespace branchy
