@@ -161,10 +161,14 @@ CLI::App* add_train(CLI::App& app, TrainArgs& a) {
 CLI::App* add_eval(CLI::App& app, EvalArgs& a) {
   CLI::App* c = app.add_subcommand("eval", "evaluate a model: accuracy, exit shares, MACs and latency per policy");
   add_model(c, a.model_path, "a .safetensors model");
-  c->add_option("--policy", a.policies, "policies: full (last exit), branchy (entropy thresholds)")
+  c->add_option("--policy", a.policies,
+                "policies: full, branchy, oracle, entropy-pred, exit-pred@input|first|each, skip-pred\n"
+                "(predictor policies take :trust or :fallback), or all: every one the model has")
       ->delimiter(',')
-      ->check(CLI::IsMember({"full", "branchy"}))
       ->capture_default_str();
+  c->add_option("--trace", a.trace_path, "write every sample's route (.csv, else JSON lines)")->type_name("FILE");
+  c->add_option("--plot", a.plot_prefix, "plot files PREFIX_latency.svg, PREFIX_macs.svg (default: beside the model)")
+      ->type_name("PREFIX");
   add_number_list(c, "--thresholds", a.thresholds, 0.0f,
                   "entropy thresholds, one per branch, instead of the model's calibrated ones");
   c->add_option("--split", a.split, "dataset split")
@@ -207,9 +211,43 @@ CLI::App* add_infer(CLI::App& app, InferArgs& a) {
                            ->check(CLI::ExistingFile);
   CLI::Option* index = add_count(c, "--index", a.index, 0, "a sample of the dataset's test split instead of --image");
   image->excludes(index);
+  c->add_option("--policy", a.policy, "how to route it, as in eval (default: branchy when calibrated, else full)");
+  c->add_flag("--trace", a.trace, "print the route as one JSON line (as eval --trace writes)");
   add_data(c, a.data, " (default: the model's)");
   add_threads(c, a.threads);
   c->add_flag("--json", a.json, "print class, probabilities and every exit's logits as one JSON object");
+  return c;
+}
+
+CLI::App* add_fit_predictor(CLI::App& app, FitPredictorArgs& a) {
+  CLI::App* c = app.add_subcommand(
+      "fit-predictor",
+      "train a predictor of the exit (the thesis's method) on a calibrated model, choose its knob\n"
+      "on held-out samples and store it in the model beside any others");
+  add_model(c, a.model_path, "a calibrated .safetensors model");
+  c->add_option("--kind", a.kind, "entropy (regress each branch's entropy), exit (classify the exit),\n"
+                                  "skip (is each branch worth trying)")
+      ->required()
+      ->check(CLI::IsMember({"entropy", "exit", "skip"}));
+  c->add_option("--placement", a.placement, "input (the image), first (the first branch point) or each\n"
+                                            "(every branch point; entropy and skip sit only there)")
+      ->check(CLI::IsMember({"input", "first", "each"}))
+      ->capture_default_str();
+  c->add_option("--features", a.features, "map summaries: avg, max, gridG, joined by + (default grid4+max,\n"
+                                          "grid7 on the input)");
+  add_count(c, "--hidden", a.hidden, 1, "hidden units of the predictor network");
+  add_real(c, "--max-drop", a.max_drop, [](double v) { return v >= 0; }, ">= 0",
+           "accuracy (a fraction) the chosen knob may lose against BranchyNet");
+  c->add_option("--labels", a.labels, "split that labels the training: train, or validation (half of it)")
+      ->check(CLI::IsMember({"train", "validation"}))
+      ->capture_default_str();
+  add_count(c, "--epochs", a.epochs, 1, "training epochs of each predictor head");
+  add_real(c, "--lr", a.learning_rate, [](double v) { return v > 0; }, "> 0", "Adam learning rate");
+  add_count(c, "--seed", a.seed, 0, "seed of the predictor's weights and batch order");
+  c->add_option("--out", a.out_dir, "where the sweep files go (default: the model's folder)")->type_name("DIR");
+  add_data(c, a.data, " (default: the model's)");
+  add_threads(c, a.threads);
+  c->add_flag("--dry-run", a.dry_run, "do not store the predictor in the model");
   return c;
 }
 
@@ -272,11 +310,13 @@ int run_command_line(int argc, const char* const* argv, std::FILE* out, std::FIL
   CalibrateArgs calibrate;
   InferArgs infer;
   InfoArgs info;
+  FitPredictorArgs fit;
   CLI::App* train_command = add_train(app, train);
   CLI::App* eval_command = add_eval(app, eval);
   CLI::App* calibrate_command = add_calibrate(app, calibrate);
   CLI::App* infer_command = add_infer(app, infer);
   CLI::App* info_command = add_info(app, info);
+  CLI::App* fit_command = add_fit_predictor(app, fit);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() == 1 && args[0] == "help") args[0] = "--help";
@@ -300,6 +340,7 @@ int run_command_line(int argc, const char* const* argv, std::FILE* out, std::FIL
   if (calibrate_command->parsed()) return run("calibrate", command_calibrate, calibrate, err);
   if (infer_command->parsed()) return run("infer", command_infer, infer, err);
   if (info_command->parsed()) return run("info", command_info, info, err);
+  if (fit_command->parsed()) return run("fit-predictor", command_fit_predictor, fit, err);
   std::fprintf(err, "branchy: no command (see: branchy --help)\n");
   return 2;
 }

@@ -1,29 +1,20 @@
-// branchy eval — accuracy, exits, MACs and measured speed of each policy.
+// branchy eval — every policy's accuracy, exits, MACs and measured speed, side by side.
 #include <cstdio>
+#include <filesystem>
 
 #include "bin/commands.h"
 #include "bin/common.h"
 #include "engine/threads.h"
-#include "report/table.h"
+#include "pipeline/policy_comparison.h"
 #include "pipeline/policy_eval.h"
+#include "pipeline/route_trace.h"
+#include "report/table.h"
 
 namespace branchy {
 
 namespace {
 
-std::string percent(double fraction) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.2f%%", 100.0 * fraction);
-  return buffer;
-}
-
-std::string shares(const std::vector<double>& values) {
-  std::string s;
-  for (size_t i = 0; i < values.size(); ++i) s += (i ? " / " : "") + fixed(100.0 * values[i], 1);
-  return s;
-}
-
-// The thresholds the branchy policy uses: --thresholds, or the model's calibrated ones.
+// The thresholds the branch policies use: --thresholds, or the model's calibrated ones.
 std::vector<float> thresholds_for(const EvalArgs& args, const BranchyNet& net, const ModelInfo& info) {
   if (!args.thresholds) return info.thresholds;
   const std::vector<float>& given = *args.thresholds;
@@ -33,71 +24,58 @@ std::vector<float> thresholds_for(const EvalArgs& args, const BranchyNet& net, c
   return given;
 }
 
-std::vector<Policy> policies_for(const EvalArgs& args, BranchyNet& net, const ModelInfo& info) {
-  const std::vector<float> thresholds = thresholds_for(args, net, info);
-  std::vector<Policy> policies;
-  for (const std::string& name : args.policies) {
-    if (name == "full") {
-      policies.push_back(full_policy(net));
-    } else {  // "branchy"; the command line admits no other
-      if (net.num_exits() == 1) continue;  // a plain network has no branches
-      if (thresholds.empty())
-        fail(args.model_path, ": no calibrated thresholds; run `branchy calibrate ", args.model_path,
-             "` or give --thresholds");
-      policies.push_back(branchy_policy(net, thresholds));
-    }
+std::vector<Policy> policies_for(const EvalArgs& args, BranchyNet& net, const ModelInfo& info,
+                                 const std::vector<float>& thresholds) {
+  try {
+    return policies_by_name(args.policies, net, thresholds, info.predictor_pointers());
+  } catch (const Error& e) {
+    throw UsageError(e.what());
   }
-  if (policies.empty()) throw UsageError("no policy to evaluate");
-  return policies;
 }
 
-const PolicyReport* find_full(const std::vector<PolicyReport>& reports) {
-  for (const PolicyReport& r : reports)
-    if (r.name == "full") return &r;
-  return nullptr;
-}
-
-void print_json(const EvalArgs& args, const BranchyNet& net, int64_t samples,
-                const std::vector<PolicyReport>& reports) {
-  const PolicyReport* full = find_full(reports);
+void print_json(const EvalArgs& args, const BranchyNet& net, int64_t samples, const Comparison& comparison) {
+  const PolicyReport* full = nullptr;
+  for (const PolicyComparison& p : comparison.policies)
+    if (p.report->name == "full") full = p.report;
   Json out = Json::object();
   out.set("model", args.model_path);
   out.set("net", net.name());
   out.set("split", args.split);
   out.set("samples", samples);
-  out.set("accuracy", reports.front().accuracy);
+  out.set("accuracy", comparison.policies.front().report->accuracy);
+  if (comparison.has_oracle) {
+    out.set("headroom_macs", comparison.headroom_macs);
+    out.set("headroom_share", comparison.headroom_share);
+  }
   Json by_name = Json::object();
-  for (const PolicyReport& r : reports) {
+  for (const PolicyComparison& p : comparison.policies) {
+    const PolicyReport& r = *p.report;
     Json j = r.to_json();
     if (full) {
       j.set("speedup_latency", full->latency_us / r.latency_us);
       j.set("speedup_macs", full->mean_macs / r.mean_macs);
       j.set("speedup_predicted", full->predicted_latency_us / r.predicted_latency_us);
     }
+    if (comparison.has_branchy) {
+      j.set("accuracy_change", p.accuracy_change);
+      j.set("agreement", p.agreement);
+    }
+    if (comparison.has_oracle) j.set("headroom_captured", p.headroom_captured);
     by_name.set(r.name, j);
   }
   out.set("policies", by_name);
   std::printf("%s\n", out.dump(2).c_str());
 }
 
-void print_table(const EvalArgs& args, const std::vector<PolicyReport>& reports) {
-  const PolicyReport* full = find_full(reports);
-  TextTable table({"policy", "accuracy", "exit share %", "exit accuracy %", "MACs/sample", "latency us (b=1)",
-                   "p99 us", "segments us", "img/s (b=" + std::to_string(args.options.throughput_batch) + ")",
-                   "speed-up", "MACs ratio", "segments ratio"});
-  for (const PolicyReport& r : reports) {
-    table.add_row({r.name, percent(r.accuracy), shares(r.exit_share), shares(r.exit_accuracy),
-                   format_count(static_cast<int64_t>(r.mean_macs)), fixed(r.latency_us, 1), fixed(r.latency_p99_us, 1),
-                   fixed(r.predicted_latency_us, 1), fixed(r.throughput, 0),
-                   full ? fixed(full->latency_us / r.latency_us, 2) + "x" : "-",
-                   full ? fixed(full->mean_macs / r.mean_macs, 2) + "x" : "-",
-                   full ? fixed(full->predicted_latency_us / r.predicted_latency_us, 2) + "x" : "-"});
-  }
-  std::fputs(table.render().c_str(), stdout);
+void print_table(const EvalArgs& args, const Comparison& comparison) {
+  std::fputs(comparison_table(comparison, args.options.throughput_batch).c_str(), stdout);
   std::printf(
-      "speed-up: measured latency of full / policy (batch 1). MACs ratio: what multiply-adds predict.\n"
-      "segments us: the latency the stages and branches, each timed alone, predict for the policy's exits;\n"
-      "latency above it is the early-exit machinery's own cost (entropy, decisions, regrouping).\n");
+      "vs branchy: accuracy change in points. headroom: share of the oracle's saving over branchy (%s MACs,\n"
+      "%.1f%% of branchy's) this policy captures. agree: share of samples at branchy's exit.\n"
+      "latency: batch 1; segments: what the stages and branches each sample ran, timed alone, predict;\n"
+      "latency above it is the routing's own cost (entropy, predictors, regrouping).\n",
+      comparison.has_oracle ? format_count(static_cast<int64_t>(comparison.headroom_macs)).c_str() : "-",
+      100.0 * comparison.headroom_share);
 }
 
 }  // namespace
@@ -106,26 +84,35 @@ int command_eval(const EvalArgs& args) {
   set_num_threads(args.threads);
   LoadedModel model = load_model(args.model_path);
   BranchyNet& net = *model.net;
+  const std::vector<float> thresholds = thresholds_for(args, net, model.info);
+  const std::vector<Policy> policies = policies_for(args, net, model.info, thresholds);
   const std::string spec = data_spec_for(args.data, model.info);
   const DatasetSplits data = load_dataset(spec, args.data.split);
   const Dataset& samples = args.split == "test" ? data.test : data.validation;
   check_data_fits(net, samples, args.model_path);
-  const std::vector<Policy> policies = policies_for(args, net, model.info);
+  const Normalizer* normalizer = model.info.normalizer ? &*model.info.normalizer : nullptr;
 
   EvalOptions options = args.options;
   options.segments_of = &net;
   auto status = [&](const std::string& what) {
     if (!args.json) std::fprintf(stderr, "measuring %s\n", what.c_str());
   };
-  const std::vector<PolicyReport> reports = evaluate_policies(
-      policies, net.num_exits(), samples, model.info.normalizer ? &*model.info.normalizer : nullptr, options, status);
+  const std::vector<PolicyReport> reports =
+      evaluate_policies(policies, net.num_exits(), samples, normalizer, options, status);
+  const Comparison comparison = compare_policies(reports);
+  const std::string prefix =
+      args.plot_prefix.value_or((std::filesystem::path(args.model_path).parent_path() / ("eval_" + args.split)).string());
+  write_comparison_plots(comparison, net.name() + " on " + args.split, prefix + "_latency.svg", prefix + "_macs.svg");
+  if (args.trace_path) write_route_traces(*args.trace_path, policies, samples, normalizer, thresholds);
   if (args.json) {
-    print_json(args, net, samples.size(), reports);
+    print_json(args, net, samples.size(), comparison);
     return 0;
   }
   std::printf("%s (%s) on %s %s: %lld samples\n", args.model_path.c_str(), net.name().c_str(), spec.c_str(),
               args.split.c_str(), static_cast<long long>(samples.size()));
-  print_table(args, reports);
+  print_table(args, comparison);
+  std::printf("plots: %s_latency.svg, %s_macs.svg\n", prefix.c_str(), prefix.c_str());
+  if (args.trace_path) std::printf("trace: %s\n", args.trace_path->c_str());
   return 0;
 }
 

@@ -2,6 +2,7 @@
 #include <stb_image.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "bin/commands.h"
@@ -9,6 +10,9 @@
 #include "datasets/batcher.h"
 #include "engine/loss.h"
 #include "engine/threads.h"
+#include "pipeline/route_trace.h"
+#include "predictors/policy.h"
+#include "report/table.h"
 
 namespace branchy {
 
@@ -32,9 +36,38 @@ Tensor read_image_file(const std::string& path, const Shape& want) {
   return image;
 }
 
-// The predicted and the true class by name, every class's probability and
-// every exit's entropy, as text.
-void print_prediction(const std::vector<Tensor>& logits, const Tensor& probabilities, int predicted, int true_label,
+// The policy that routes the image: --policy, else branchy when calibrated, else full.
+Policy infer_policy(const InferArgs& args, BranchyNet& net, const ModelInfo& info) {
+  const std::string name = args.policy.value_or(info.thresholds.empty() ? "full" : "branchy");
+  try {
+    return policies_by_name({name}, net, info.thresholds, info.predictor_pointers()).front();
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+}
+
+// The route as a reader follows it: what ran, what each decision saw, where it left.
+void print_route(const BranchyNet& net, const Json& trace, const std::vector<float>& thresholds) {
+  std::printf("policy %s:", trace.get_string("policy").c_str());
+  const int exit = static_cast<int>(trace.get_int("exit"));
+  for (const auto& [point, scores] : trace.at("scores").items()) {
+    std::printf(" %s predictor [", point.c_str());
+    for (size_t k = 0; k < scores.size(); ++k) std::printf("%s%.3f", k ? " " : "", scores.at(k).as_double());
+    std::printf("];");
+  }
+  std::printf(" stages 0..%d ran;", exit);
+  if (trace.at("entropies").size() == 0) std::printf(" no branch tried;");
+  for (const Json& e : trace.at("entropies").elements()) {
+    const int b = static_cast<int>(e.get_int("branch"));
+    const double h = e.at("entropy").is_null() ? std::nan("") : e.get_double("entropy");
+    std::printf(" branch %d entropy %.4f %s threshold %.4f%s;", b, h, h < thresholds[b] ? "<" : ">=",
+                static_cast<double>(thresholds[b]), b == exit ? " (left here)" : "");
+  }
+  std::printf(" exit %d of %d, %s MACs (the full trunk: %s)\n", exit, net.num_exits() - 1,
+              format_count(trace.get_int("macs")).c_str(), format_count(net.full_macs()).c_str());
+}
+
+void print_prediction(const Tensor& probabilities, int predicted, int true_label,
                       const std::vector<std::string>& class_names) {
   auto class_name = [&](int k) {
     return k >= 0 && k < static_cast<int>(class_names.size()) ? class_names[k] : std::to_string(k);
@@ -44,9 +77,6 @@ void print_prediction(const std::vector<Tensor>& logits, const Tensor& probabili
   std::printf("\n");
   for (int k = 0; k < probabilities.numel(); ++k)
     std::printf("  %2d %-14s %.4f\n", k, class_name(k).c_str(), probabilities[k]);
-  std::printf("exit entropies:");
-  for (size_t e = 0; e < logits.size(); ++e) std::printf(" exit%zu %.4f", e, softmax_entropy(logits[e])[0]);
-  std::printf("\n");
 }
 
 }  // namespace
@@ -78,26 +108,22 @@ int command_infer(const InferArgs& args) {
     true_label = data.test.labels[index];
   }
 
-  const std::vector<Tensor> logits = net.forward_exits(image, Mode::eval);
-  const Tensor probabilities = softmax(logits.back());
-  const int predicted = argmax_row(logits.back(), 0);
-  if (args.json) {
-    Json out = Json::object();
-    out.set("class", predicted);
-    if (true_label >= 0) out.set("label", true_label);
-    Json probs = Json::array(), exits = Json::array();
+  Policy policy = infer_policy(args, net, model.info);
+  if (policy.prepare) policy.prepare(image);
+  const RouteResult route = policy.run(image, 0, true);
+  const Tensor probabilities = softmax(route.logits);  // (1, classes) of the exit taken
+  const int predicted = route.prediction[0];
+  const Json trace = route_trace_json(policy.name, args.index.value_or(-1), true_label, route, 0, model.info.thresholds);
+  if (args.json || args.trace) {
+    Json out = trace;
+    Json probs = Json::array();
     for (int k = 0; k < net.classes(); ++k) probs.push_back(static_cast<double>(probabilities[k]));
-    for (const Tensor& l : logits) {
-      Json row = Json::array();
-      for (int k = 0; k < net.classes(); ++k) row.push_back(static_cast<double>(l[k]));
-      exits.push_back(row);
-    }
     out.set("probabilities", probs);
-    out.set("logits", exits);
     std::printf("%s\n", out.dump().c_str());
     return 0;
   }
-  print_prediction(logits, probabilities, predicted, true_label, class_names);
+  print_prediction(probabilities, predicted, true_label, class_names);
+  print_route(net, trace, model.info.thresholds);
   return 0;
 }
 

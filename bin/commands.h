@@ -39,7 +39,9 @@ struct TrainArgs {
 
 struct EvalArgs {
   std::string model_path;
-  std::vector<std::string> policies = {"full", "branchy"};
+  std::vector<std::string> policies = {"full", "branchy"};  // names predictors/policy.h knows, or "all"
+  std::optional<std::string> trace_path;  // per-sample audit trail (.csv, else JSON lines)
+  std::optional<std::string> plot_prefix; // unset: beside the model, eval_<split>
   std::optional<std::vector<float>> thresholds;  // unset: the model's calibrated ones
   std::string split = "test";
   DataArgs data;
@@ -61,6 +63,8 @@ struct CalibrateArgs {
 
 struct InferArgs {
   std::string model_path;
+  std::optional<std::string> policy;      // unset: branchy when calibrated, else full
+  bool trace = false;                     // print the route as one JSON line
   std::optional<std::string> image_path;  // exactly one of image_path and index
   std::optional<int> index;
   DataArgs data;
@@ -74,7 +78,25 @@ struct InfoArgs {
   int threads = 1;
 };
 
+struct FitPredictorArgs {
+  std::string model_path;
+  std::string kind;                      // entropy | exit | skip
+  std::string placement = "each";        // input | first | each
+  std::optional<std::string> features;   // unset: grid7 on the input, grid4+max at branch points
+  int hidden = 32;
+  double max_drop = 0.005;
+  std::string labels = "train";          // train | validation
+  int epochs = 20;
+  float learning_rate = 2e-3f;
+  uint64_t seed = 1;
+  std::optional<std::string> out_dir;    // unset: the model's folder
+  DataArgs data;
+  bool dry_run = false;
+  int threads = 1;
+};
+
 int command_train(const TrainArgs& args);
+int command_fit_predictor(const FitPredictorArgs& args);
 int command_eval(const EvalArgs& args);
 int command_calibrate(const CalibrateArgs& args);
 int command_infer(const InferArgs& args);
