@@ -109,14 +109,21 @@ asan:
 bench: $(BENCH_BIN)
 	$(BENCH_BIN) $(BENCH_ARGS)
 
-# The main job: train B-LeNet on Fashion-MNIST, calibrate its entropy
-# thresholds on the validation split, and compare full vs branchy on test.
+# The main job: train B-LeNet on Fashion-MNIST long enough that the exits mix
+# (10 epochs), calibrate its entropy thresholds on the validation split, fit
+# every predictor of the thesis, and compare every policy on the test split.
 DEMO_DIR    ?= runs/demo
-DEMO_EPOCHS ?= 5
+DEMO_EPOCHS ?= 10
+DEMO_PREDICTORS := "exit --placement first" "exit --placement input" "exit --placement each" \
+                   "skip --placement each" "entropy --placement each"
 demo: all
-	./bin/branchy train --net b-lenet --data fashion-mnist --epochs $(DEMO_EPOCHS) --out $(DEMO_DIR) $(DEMO_ARGS)
-	./bin/branchy calibrate $(DEMO_DIR)/model.safetensors
-	./bin/branchy eval $(DEMO_DIR)/model.safetensors --policy full,branchy
+	./bin/branchy train --net b-lenet --data fashion-mnist --epochs $(DEMO_EPOCHS) --threads 2 --out $(DEMO_DIR) $(DEMO_ARGS)
+	./bin/branchy calibrate $(DEMO_DIR)/model.safetensors --threads 2
+	@for predictor in $(DEMO_PREDICTORS); do \
+	  echo "./bin/branchy fit-predictor $(DEMO_DIR)/model.safetensors --kind $$predictor"; \
+	  ./bin/branchy fit-predictor $(DEMO_DIR)/model.safetensors --kind $$predictor --threads 2 || exit 1; \
+	done
+	./bin/branchy eval $(DEMO_DIR)/model.safetensors --policy all --threads 1 --trace $(DEMO_DIR)/trace.csv
 
 # About an hour on 2 cores; RESULTS_ARGS="--epochs 2 --nets b-lenet,b-resnet" etc.
 results: all
