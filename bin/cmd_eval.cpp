@@ -101,23 +101,23 @@ int command_eval(int argc, char** argv) {
 
   if (json) {
     Json out = Json::object();
-    out.set("model", path);
-    out.set("net", net.name());
-    out.set("split", split);
-    out.set("samples", samples.size());
-    out.set("accuracy", reports.front().accuracy);
+    out["model"] = path;
+    out["net"] = net.name();
+    out["split"] = split;
+    out["samples"] = samples.size();
+    out["accuracy"] = reports.front().accuracy;
     Json by_name = Json::object();
     for (const PolicyReport& r : reports) {
       Json j = r.to_json();
       if (full) {
-        j.set("speedup_latency", full->latency_us / r.latency_us);
-        j.set("speedup_macs", full->mean_macs / r.mean_macs);
-        j.set("speedup_predicted", full->predicted_latency_us / r.predicted_latency_us);
+        j["speedup_latency"] = full->latency_us / r.latency_us;
+        j["speedup_macs"] = full->mean_macs / r.mean_macs;
+        j["speedup_predicted"] = full->predicted_latency_us / r.predicted_latency_us;
       }
-      by_name.set(r.name, j);
+      by_name[r.name] = j;
     }
-    out.set("policies", by_name);
-    std::printf("%s\n", out.dump(2).c_str());
+    out["policies"] = by_name;
+    std::printf("%s\n", dump_json(out, 2).c_str());
     return 0;
   }
   std::printf("%s (%s) on %s %s: %lld samples\n", path.c_str(), net.name().c_str(), spec.c_str(), split.c_str(),

@@ -49,8 +49,11 @@ int command_infer(int argc, char** argv) {
   Tensor image;
   int true_label = -1;
   std::vector<std::string> class_names;
-  if (model.info.dataset.contains("class_names"))
-    for (const Json& name : model.info.dataset.at("class_names").elements()) class_names.push_back(name.as_string());
+  if (model.info.dataset.contains("class_names")) {
+    const Json& names = model.info.dataset["class_names"];
+    BRANCHY_CHECK(names.is_array(), path, ": dataset class_names must be an array, got ", json_type_name(names));
+    for (const Json& name : names) class_names.push_back(json_string(name));
+  }
   if (args.given("image")) {
     image = read_image_file(args.get("image"), net.sample_shape());
     if (model.info.normalizer) model.info.normalizer->apply(image);
@@ -72,8 +75,8 @@ int command_infer(int argc, char** argv) {
   const int predicted = argmax_row(logits.back(), 0);
   if (args.given("json")) {
     Json out = Json::object();
-    out.set("class", predicted);
-    if (true_label >= 0) out.set("label", true_label);
+    out["class"] = predicted;
+    if (true_label >= 0) out["label"] = true_label;
     Json probs = Json::array(), exits = Json::array();
     for (int k = 0; k < net.classes(); ++k) probs.push_back(static_cast<double>(probabilities[k]));
     for (const Tensor& l : logits) {
@@ -81,9 +84,9 @@ int command_infer(int argc, char** argv) {
       for (int k = 0; k < net.classes(); ++k) row.push_back(static_cast<double>(l[k]));
       exits.push_back(row);
     }
-    out.set("probabilities", probs);
-    out.set("logits", exits);
-    std::printf("%s\n", out.dump().c_str());
+    out["probabilities"] = probs;
+    out["logits"] = exits;
+    std::printf("%s\n", dump_json(out).c_str());
     return 0;
   }
   auto class_name = [&](int k) {

@@ -26,10 +26,8 @@ DatasetSplits load_data_from(const ArgParser& args, const std::string& spec) {
 
 Json dataset_info(const std::string& spec, const DatasetSplits& data) {
   Json info = Json::object();
-  info.set("spec", spec);
-  Json names = Json::array();
-  for (const std::string& name : data.test.class_names) names.push_back(name);
-  info.set("class_names", names);
+  info["spec"] = spec;
+  info["class_names"] = data.test.class_names;
   return info;
 }
 
@@ -45,7 +43,7 @@ void apply_thread_option(const ArgParser& args) {
 }
 
 std::string model_dataset_spec(const ModelInfo& info) {
-  return info.dataset.get_string("spec", "fashion-mnist");
+  return json_string(info.dataset, "spec", "fashion-mnist");
 }
 
 void check_data_fits(const BranchyNet& net, const Dataset& data, const std::string& model_path) {
