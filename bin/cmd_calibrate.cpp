@@ -1,6 +1,7 @@
 // branchy calibrate — sweeps entropy thresholds on the validation split,
 // writes the accuracy/cost frontier (CSV + SVG) and stores the chosen thresholds.
 #include <cstdio>
+#include <filesystem>
 
 #include "bin/commands.h"
 #include "bin/common.h"
@@ -15,8 +16,8 @@ namespace branchy {
 namespace {
 
 std::string folder_of(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  return slash == std::string::npos ? "." : path.substr(0, slash);
+  const std::string parent = std::filesystem::path(path).parent_path().string();
+  return parent.empty() ? "." : parent;
 }
 
 std::string thresholds_text(const std::vector<float>& thresholds) {

@@ -1,10 +1,9 @@
 #include "pipeline/trainer.h"
 
-#include <sys/stat.h>
-
 #include <cmath>
-#include <fstream>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 
@@ -72,16 +71,14 @@ std::unique_ptr<Optimizer> make_optimizer(std::vector<ParamRef> params, const Tr
   fail("unknown optimizer '", o.optimizer, "' (known: adam, sgd)");
 }
 
+// The folder and its parents, unless they exist.
 void make_directory(const std::string& path) {
-  if (path.empty()) return;
-  struct stat info;
-  if (stat(path.c_str(), &info) == 0) {
-    BRANCHY_CHECK(S_ISDIR(info.st_mode), path, ": exists and is not a folder");
-    return;
-  }
-  const size_t slash = path.find_last_of('/');
-  if (slash != std::string::npos && slash > 0) make_directory(path.substr(0, slash));
-  BRANCHY_CHECK(mkdir(path.c_str(), 0755) == 0 || errno == EEXIST, path, ": cannot create folder");
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (path.empty() || fs::is_directory(path, error)) return;
+  BRANCHY_CHECK(!fs::exists(path, error), path, ": exists and is not a folder");
+  fs::create_directories(path, error);
+  BRANCHY_CHECK(!error, path, ": cannot create folder: ", error.message());
 }
 
 std::vector<std::string> csv_columns(int exits) {
