@@ -56,7 +56,7 @@ BRANCHY    := $(BUILD)/branchy
 TEST_BIN   := $(BUILD)/run_tests
 BENCH_BIN  := $(BUILD)/bench_kernels
 
-DEB_PACKAGES := g++ make libopenblas-dev libxsimd-dev catch2 libcli11-dev libstb-dev zlib1g-dev dataset-fashion-mnist
+DEB_PACKAGES := g++ make libopenblas-dev libxsimd-dev catch2 libstb-dev zlib1g-dev nlohmann-json3-dev libcli11-dev dataset-fashion-mnist
 
 .PHONY: all deps test asan bench demo results clean
 .DEFAULT_GOAL := all

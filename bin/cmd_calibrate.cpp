@@ -2,6 +2,7 @@
 // writes the accuracy/cost frontier (CSV + SVG) and stores the chosen thresholds.
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 
 #include "bin/commands.h"
 #include "bin/common.h"
@@ -17,8 +18,8 @@ namespace branchy {
 namespace {
 
 std::string folder_of(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  return slash == std::string::npos ? "." : path.substr(0, slash);
+  const std::string parent = std::filesystem::path(path).parent_path().string();
+  return parent.empty() ? "." : parent;
 }
 
 std::string thresholds_text(const std::vector<float>& thresholds) {

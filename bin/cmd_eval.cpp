@@ -38,33 +38,33 @@ void print_json(const EvalArgs& args, const BranchyNet& net, int64_t samples, co
   for (const PolicyComparison& p : comparison.policies)
     if (p.report->name == "full") full = p.report;
   Json out = Json::object();
-  out.set("model", args.model_path);
-  out.set("net", net.name());
-  out.set("split", args.split);
-  out.set("samples", samples);
-  out.set("accuracy", comparison.policies.front().report->accuracy);
+  out["model"] = args.model_path;
+  out["net"] = net.name();
+  out["split"] = args.split;
+  out["samples"] = samples;
+  out["accuracy"] = comparison.policies.front().report->accuracy;
   if (comparison.has_oracle) {
-    out.set("headroom_macs", comparison.headroom_macs);
-    out.set("headroom_share", comparison.headroom_share);
+    out["headroom_macs"] = comparison.headroom_macs;
+    out["headroom_share"] = comparison.headroom_share;
   }
   Json by_name = Json::object();
   for (const PolicyComparison& p : comparison.policies) {
     const PolicyReport& r = *p.report;
     Json j = r.to_json();
     if (full) {
-      j.set("speedup_latency", full->latency_us / r.latency_us);
-      j.set("speedup_macs", full->mean_macs / r.mean_macs);
-      j.set("speedup_predicted", full->predicted_latency_us / r.predicted_latency_us);
+      j["speedup_latency"] = full->latency_us / r.latency_us;
+      j["speedup_macs"] = full->mean_macs / r.mean_macs;
+      j["speedup_predicted"] = full->predicted_latency_us / r.predicted_latency_us;
     }
     if (comparison.has_branchy) {
-      j.set("accuracy_change", p.accuracy_change);
-      j.set("agreement", p.agreement);
+      j["accuracy_change"] = p.accuracy_change;
+      j["agreement"] = p.agreement;
     }
-    if (comparison.has_oracle) j.set("headroom_captured", p.headroom_captured);
-    by_name.set(r.name, j);
+    if (comparison.has_oracle) j["headroom_captured"] = p.headroom_captured;
+    by_name[r.name] = j;
   }
-  out.set("policies", by_name);
-  std::printf("%s\n", out.dump(2).c_str());
+  out["policies"] = by_name;
+  std::printf("%s\n", dump_json(out, 2).c_str());
 }
 
 void print_table(const EvalArgs& args, const Comparison& comparison) {

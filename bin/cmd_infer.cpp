@@ -48,23 +48,23 @@ Policy infer_policy(const InferArgs& args, BranchyNet& net, const ModelInfo& inf
 
 // The route as a reader follows it: what ran, what each decision saw, where it left.
 void print_route(const BranchyNet& net, const Json& trace, const std::vector<float>& thresholds) {
-  std::printf("policy %s:", trace.get_string("policy").c_str());
-  const int exit = static_cast<int>(trace.get_int("exit"));
+  std::printf("policy %s:", json_string(trace, "policy").c_str());
+  const int exit = static_cast<int>(json_int(trace, "exit"));
   for (const auto& [point, scores] : trace.at("scores").items()) {
     std::printf(" %s predictor [", point.c_str());
-    for (size_t k = 0; k < scores.size(); ++k) std::printf("%s%.3f", k ? " " : "", scores.at(k).as_double());
+    for (size_t k = 0; k < scores.size(); ++k) std::printf("%s%.3f", k ? " " : "", json_double(scores.at(k)));
     std::printf("];");
   }
   std::printf(" stages 0..%d ran;", exit);
   if (trace.at("entropies").size() == 0) std::printf(" no branch tried;");
-  for (const Json& e : trace.at("entropies").elements()) {
-    const int b = static_cast<int>(e.get_int("branch"));
-    const double h = e.at("entropy").is_null() ? std::nan("") : e.get_double("entropy");
+  for (const Json& e : trace.at("entropies")) {
+    const int b = static_cast<int>(json_int(e, "branch"));
+    const double h = e.at("entropy").is_null() ? std::nan("") : json_double(e, "entropy");
     std::printf(" branch %d entropy %.4f %s threshold %.4f%s;", b, h, h < thresholds[b] ? "<" : ">=",
                 static_cast<double>(thresholds[b]), b == exit ? " (left here)" : "");
   }
   std::printf(" exit %d of %d, %s MACs (the full trunk: %s)\n", exit, net.num_exits() - 1,
-              format_count(trace.get_int("macs")).c_str(), format_count(net.full_macs()).c_str());
+              format_count(json_int(trace, "macs")).c_str(), format_count(net.full_macs()).c_str());
 }
 
 void print_prediction(const Tensor& probabilities, int predicted, int true_label,
@@ -92,7 +92,7 @@ int command_infer(const InferArgs& args) {
   int true_label = -1;
   std::vector<std::string> class_names;
   if (model.info.dataset.contains("class_names"))
-    for (const Json& name : model.info.dataset.at("class_names").elements()) class_names.push_back(name.as_string());
+    for (const Json& name : model.info.dataset.at("class_names")) class_names.push_back(json_string(name));
   if (args.image_path) {
     image = read_image_file(*args.image_path, net.sample_shape());
     if (model.info.normalizer) model.info.normalizer->apply(image);
@@ -118,8 +118,8 @@ int command_infer(const InferArgs& args) {
     Json out = trace;
     Json probs = Json::array();
     for (int k = 0; k < net.classes(); ++k) probs.push_back(static_cast<double>(probabilities[k]));
-    out.set("probabilities", probs);
-    std::printf("%s\n", out.dump().c_str());
+    out["probabilities"] = probs;
+    std::printf("%s\n", dump_json(out).c_str());
     return 0;
   }
   print_prediction(probabilities, predicted, true_label, class_names);

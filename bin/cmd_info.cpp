@@ -54,7 +54,7 @@ int command_info(const InfoArgs& args) {
 
   std::printf("%s: %s, input %s, %d classes, %d exits\n", path.c_str(), net.name().c_str(),
               net.sample_shape().str().c_str(), net.classes(), net.num_exits());
-  std::printf("settings: %s\n", net.config().dump().c_str());
+  std::printf("settings: %s\n", dump_json(net.config()).c_str());
   if (model.info.normalizer) std::printf("normalizer: %s\n", model.info.normalizer->describe().c_str());
   if (!model.info.thresholds.empty()) {
     std::printf("entropy thresholds:");
@@ -63,9 +63,9 @@ int command_info(const InfoArgs& args) {
   }
   if (model.info.training.contains("epoch"))
     std::printf("trained: %lld epochs, best epoch %lld (validation accuracy %.4f)\n",
-                static_cast<long long>(model.info.training.get_int("epoch")),
-                static_cast<long long>(model.info.training.get_int("best_epoch", 0)),
-                model.info.training.get_double("best_validation_accuracy", 0.0));
+                static_cast<long long>(json_int(model.info.training, "epoch")),
+                static_cast<long long>(json_int(model.info.training, "best_epoch", 0)),
+                json_double(model.info.training, "best_validation_accuracy", 0.0));
   std::printf("\n");
 
   print_layers(net, calls);

@@ -4,15 +4,15 @@ namespace branchy {
 
 Json dataset_info(const std::string& spec, const DatasetSplits& data) {
   Json info = Json::object();
-  info.set("spec", spec);
+  info["spec"] = spec;
   Json names = Json::array();
   for (const std::string& name : data.test.class_names) names.push_back(name);
-  info.set("class_names", names);
+  info["class_names"] = names;
   return info;
 }
 
 std::string data_spec_for(const DataArgs& args, const ModelInfo& info) {
-  return args.spec ? *args.spec : info.dataset.get_string("spec", "fashion-mnist");
+  return args.spec ? *args.spec : json_string(info.dataset, "spec", "fashion-mnist");
 }
 
 void check_data_fits(const BranchyNet& net, const Dataset& data, const std::string& model_path) {

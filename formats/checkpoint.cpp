@@ -36,11 +36,10 @@ uint64_t tensor_bytes(const Tensor& tensor) { return static_cast<uint64_t>(tenso
 // The 8-byte header length and the header, padded with spaces to a multiple of 8.
 std::string encode_header(const std::vector<NamedTensor>& tensors,
                           const std::map<std::string, std::string>& metadata) {
-  Json::Object members;
+  Json header = Json::object();
   if (!metadata.empty()) {
-    Json::Object pairs;
-    for (const auto& [key, value] : metadata) pairs.emplace_back(key, Json(value));
-    members.emplace_back(metadata_key, Json::object(std::move(pairs)));
+    Json& pairs = header[metadata_key] = Json::object();
+    for (const auto& [key, value] : metadata) pairs[key] = value;
   }
   std::set<std::string> names;
   uint64_t offset = 0;
@@ -49,15 +48,13 @@ std::string encode_header(const std::vector<NamedTensor>& tensors,
     BRANCHY_CHECK(named.name != metadata_key, "a tensor may not be called ", metadata_key);
     BRANCHY_CHECK(names.insert(named.name).second, "two tensors named ", quoted(named.name));
     BRANCHY_CHECK(named.tensor.defined(), "tensor ", quoted(named.name), " is empty (undefined)");
-    Json::Array shape;
-    for (int axis = 0; axis < named.tensor.rank(); ++axis) shape.push_back(Json(named.tensor.dim(axis)));
+    Json shape = Json::array();
+    for (int axis = 0; axis < named.tensor.rank(); ++axis) shape.push_back(named.tensor.dim(axis));
     const uint64_t end = offset + tensor_bytes(named.tensor);
-    members.emplace_back(named.name, Json::object({{"dtype", Json("F32")},
-                                                   {"shape", Json::array(std::move(shape))},
-                                                   {"data_offsets", Json::array({Json(offset), Json(end)})}}));
+    header[named.name] = {{"dtype", "F32"}, {"shape", shape}, {"data_offsets", {offset, end}}};
     offset = end;
   }
-  std::string json = Json::object(std::move(members)).dump();
+  std::string json = dump_json(header);
   json.append((8 - json.size() % 8) % 8, ' ');
   std::string bytes(8, '\0');
   for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((json.size() >> (8 * i)) & 0xFF);
@@ -91,35 +88,37 @@ TensorEntry read_entry(const std::string& name, const Json& value, uint64_t data
   entry.name = name;
   const std::string where = "tensor " + quoted(name) + ": ";
   BRANCHY_CHECK(value.is_object(), where, "expected an object with dtype, shape and data_offsets, got ",
-                Json::kind_name(value.kind()));
+                json_type_name(value));
   for (const auto& [field, ignored] : value.items()) {
     BRANCHY_CHECK(field == "dtype" || field == "shape" || field == "data_offsets", where,
                   "unexpected field ", quoted(field), " (expected dtype, shape and data_offsets)");
   }
   try {
-    const std::string dtype = value.get_string("dtype");
+    const std::string dtype = json_string(value, "dtype");
     BRANCHY_CHECK(dtype == "F32", "dtype ", dtype, " is not supported (only F32 is)");
 
-    const Json::Array& dims = value.at("shape").elements();
+    const Json& dims = json_member(value, "shape");
+    BRANCHY_CHECK(dims.is_array(), "key \"shape\": expected an array, got ", json_type_name(dims));
     BRANCHY_CHECK(dims.size() <= static_cast<size_t>(Shape::max_rank), "shape has ", dims.size(),
                   " dimensions; at most ", Shape::max_rank, " are supported");
     std::vector<int64_t> sizes;
     uint64_t numel = 1;
     for (const Json& dim : dims) {
-      const int64_t size = dim.as_int();
+      const int64_t size = json_int(dim);
       BRANCHY_CHECK(size >= 0, "shape has a negative dimension ", size);
       // Guards the product against overflow: no tensor outgrows the data section.
       BRANCHY_CHECK(size == 0 || numel <= data_bytes / bytes_per_float / static_cast<uint64_t>(size),
-                    "shape ", value.at("shape").dump(), " needs more bytes than the data section's ",
+                    "shape ", dims.dump(), " needs more bytes than the data section's ",
                     data_bytes);
       numel *= static_cast<uint64_t>(size);
       sizes.push_back(size);
     }
     entry.shape = make_shape(sizes);
 
-    const Json::Array& offsets = value.at("data_offsets").elements();
-    BRANCHY_CHECK(offsets.size() == 2, "data_offsets must be [begin, end], got ", offsets.size(), " numbers");
-    const int64_t begin = offsets[0].as_int(), end = offsets[1].as_int();
+    const Json& offsets = json_member(value, "data_offsets");
+    BRANCHY_CHECK(offsets.is_array() && offsets.size() == 2, "data_offsets must be [begin, end], got ",
+                  offsets.is_array() ? std::to_string(offsets.size()) + " numbers" : json_type_name(offsets));
+    const int64_t begin = json_int(offsets[0]), end = json_int(offsets[1]);
     BRANCHY_CHECK(0 <= begin && begin <= end, "data_offsets [", begin, ", ", end, "] are not 0 <= begin <= end");
     entry.begin = static_cast<uint64_t>(begin);
     entry.end = static_cast<uint64_t>(end);
@@ -155,12 +154,11 @@ void check_layout(std::vector<TensorEntry> entries, uint64_t data_bytes) {
 }
 
 void read_metadata(const Json& value, std::map<std::string, std::string>& metadata) {
-  BRANCHY_CHECK(value.is_object(), metadata_key, " must be an object of strings, got ",
-                Json::kind_name(value.kind()));
+  BRANCHY_CHECK(value.is_object(), metadata_key, " must be an object of strings, got ", json_type_name(value));
   for (const auto& [key, text] : value.items()) {
-    BRANCHY_CHECK(text.is_string(), metadata_key, " value of ", quoted(key), " is ", Json::kind_name(text.kind()),
+    BRANCHY_CHECK(text.is_string(), metadata_key, " value of ", quoted(key), " is ", json_type_name(text),
                   "; safetensors metadata values must be strings");
-    metadata[key] = text.as_string();
+    metadata[key] = text.get<std::string>();
   }
 }
 
@@ -223,8 +221,8 @@ Checkpoint load_safetensors(const std::string& path) {
   std::string header_text(header_bytes, '\0');
   read_exactly(file.get(), header_text.data(), header_bytes, path, "the header");
 
-  const Json header = Json::parse(header_text, path + ": header");
-  BRANCHY_CHECK(header.is_object(), path, ": the header is ", Json::kind_name(header.kind()),
+  const Json header = parse_json(header_text, path + ": header");
+  BRANCHY_CHECK(header.is_object(), path, ": the header is ", json_type_name(header),
                 ", expected a JSON object");
   const uint64_t data_start = 8 + header_bytes;
   const uint64_t data_bytes = file_bytes - data_start;

@@ -1,11 +1,20 @@
 #include "nets/net_config.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 
 #include "engine/error.h"
 
 namespace branchy {
+
+namespace {
+
+// A setting as shown in an error message; a word from the command line may
+// not be valid UTF-8, which a message can live with.
+std::string shown(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+}  // namespace
 
 NetConfig::NetConfig(Json overrides) : overrides_(std::move(overrides)) {
   if (overrides_.is_null()) overrides_ = Json::object();
@@ -14,38 +23,39 @@ NetConfig::NetConfig(Json overrides) : overrides_(std::move(overrides)) {
 
 const Json* NetConfig::override_of(const std::string& key) {
   used_.insert(key);
-  return overrides_.contains(key) ? &overrides_.at(key) : nullptr;
+  const auto found = overrides_.find(key);
+  return found != overrides_.end() ? &*found : nullptr;
 }
 
 int NetConfig::integer(const std::string& key, int fallback) {
   int value = fallback;
   if (const Json* given = override_of(key)) {
-    BRANCHY_CHECK(given->is_number() && std::floor(given->as_double()) == given->as_double() &&
-                      std::fabs(given->as_double()) <= 1e9,
-                  "network setting '", key, "' must be an integer of at most 1e9, got ", given->dump());
-    value = static_cast<int>(given->as_int());
+    BRANCHY_CHECK(given->is_number() && std::floor(given->get<double>()) == given->get<double>() &&
+                      std::fabs(given->get<double>()) <= 1e9,
+                  "network setting '", key, "' must be an integer of at most 1e9, got ", shown(*given));
+    value = static_cast<int>(given->get<double>());
   }
-  resolved_.set(key, value);
+  resolved_[key] = value;
   return value;
 }
 
 double NetConfig::number(const std::string& key, double fallback) {
   double value = fallback;
   if (const Json* given = override_of(key)) {
-    BRANCHY_CHECK(given->is_number(), "network setting '", key, "' must be a number, got ", given->dump());
-    value = given->as_double();
+    BRANCHY_CHECK(given->is_number(), "network setting '", key, "' must be a number, got ", shown(*given));
+    value = given->get<double>();
   }
-  resolved_.set(key, value);
+  resolved_[key] = value;
   return value;
 }
 
 std::string NetConfig::text(const std::string& key, const std::string& fallback) {
   std::string value = fallback;
   if (const Json* given = override_of(key)) {
-    BRANCHY_CHECK(given->is_string(), "network setting '", key, "' must be a word, got ", given->dump());
-    value = given->as_string();
+    BRANCHY_CHECK(given->is_string(), "network setting '", key, "' must be a word, got ", shown(*given));
+    value = given->get<std::string>();
   }
-  resolved_.set(key, value);
+  resolved_[key] = value;
   return value;
 }
 
@@ -78,13 +88,17 @@ Json parse_config_overrides(const std::string& text) {
     BRANCHY_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < item.size(), "network setting '", item,
                   "' is not key=value");
     const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    int64_t integer = 0;
+    const auto [integer_end, integer_error] = std::from_chars(value.data(), value.data() + value.size(), integer);
     char* parse_end = nullptr;
     const double number = std::strtod(value.c_str(), &parse_end);
-    if (parse_end && *parse_end == '\0') {
+    if (integer_error == std::errc() && integer_end == value.data() + value.size()) {
+      out[key] = integer;  // stays an integer in the saved config
+    } else if (parse_end && *parse_end == '\0') {
       BRANCHY_CHECK(std::isfinite(number), "network setting '", key, "' must be finite, got ", value);
-      out.set(key, number);
+      out[key] = number;
     } else {
-      out.set(key, value);
+      out[key] = value;
     }
     start = end + 1;
   }

@@ -19,10 +19,10 @@ const std::vector<NetworkEntry>& network_catalogue() {
 std::unique_ptr<BranchyNet> build_network(const std::string& name, const Json& overrides,
                                           const Shape& sample_shape, int classes, uint64_t seed) {
   Json settings = overrides.is_null() ? Json::object() : overrides;
-  settings.set("channels", static_cast<int64_t>(sample_shape[1]));
-  settings.set("height", static_cast<int64_t>(sample_shape[2]));
-  settings.set("width", static_cast<int64_t>(sample_shape[3]));
-  settings.set("classes", classes);
+  settings["channels"] = sample_shape[1];
+  settings["height"] = sample_shape[2];
+  settings["width"] = sample_shape[3];
+  settings["classes"] = classes;
   return rebuild_network(name, settings, seed);
 }
 

@@ -26,7 +26,7 @@ Json floats_to_json(const std::vector<float>& values) {
 std::vector<float> json_to_floats(const Json& array, const std::string& what) {
   BRANCHY_CHECK(array.is_array(), what, " must be a JSON array");
   std::vector<float> values;
-  for (const Json& v : array.elements()) values.push_back(static_cast<float>(v.as_double()));
+  for (const Json& v : array) values.push_back(static_cast<float>(json_double(v)));
   return values;
 }
 
@@ -37,7 +37,7 @@ const std::string& metadata_entry(const Checkpoint& checkpoint, const std::strin
 }
 
 Json parse_metadata_json(const Checkpoint& checkpoint, const std::string& key, const std::string& path) {
-  return Json::parse(metadata_entry(checkpoint, key, path), path + " metadata '" + key + "'");
+  return parse_json(metadata_entry(checkpoint, key, path), path + " metadata '" + key + "'");
 }
 
 }  // namespace
@@ -57,7 +57,7 @@ void load_predictors(const Checkpoint& checkpoint, const std::string& path, cons
   for (size_t i = 0; i < list.size(); ++i) {
     const std::string where = path + " predictor " + std::to_string(i);
     Rng rng(1);
-    auto predictor = std::make_shared<Predictor>(net, PredictorSettings::from_json(list.at(i), where), rng);
+    auto predictor = std::make_shared<Predictor>(net, PredictorSettings::from_json(list[i], where), rng);
     const std::string prefix = predictor->param_prefix();
     BRANCHY_CHECK(std::find(owned.begin(), owned.end(), prefix) == owned.end(), where, ": a second ",
                   predictor->name(), " predictor");
@@ -98,24 +98,24 @@ void save_model(const std::string& path, BranchyNet& net, const ModelInfo& info,
   std::map<std::string, std::string> metadata;
   metadata["branchy.format"] = "1";
   metadata["net"] = net.name();
-  metadata["config"] = net.config().dump();
+  metadata["config"] = dump_json(net.config());
   if (info.normalizer) {
     Json normalizer = Json::object();
-    normalizer.set("mean", floats_to_json(info.normalizer->mean()));
-    normalizer.set("std", floats_to_json(info.normalizer->stddev()));
-    metadata["normalizer"] = normalizer.dump();
+    normalizer["mean"] = floats_to_json(info.normalizer->mean());
+    normalizer["std"] = floats_to_json(info.normalizer->stddev());
+    metadata["normalizer"] = dump_json(normalizer);
   }
-  metadata["thresholds"] = floats_to_json(info.thresholds).dump();
-  metadata["training"] = info.training.dump();
-  metadata["dataset"] = info.dataset.dump();
-  for (const auto& [key, value] : info.extra.items()) metadata[key] = value.dump();
+  metadata["thresholds"] = dump_json(floats_to_json(info.thresholds));
+  metadata["training"] = dump_json(info.training);
+  metadata["dataset"] = dump_json(info.dataset);
+  for (const auto& [key, value] : info.extra.items()) metadata[key] = dump_json(value);
   if (!info.predictors.empty()) {
     Json settings = Json::array();
     for (const auto& p : info.predictors) {
       settings.push_back(p->settings().to_json());
       for (const NamedTensor& t : params_to_tensors(p->named_params())) tensors.push_back(t);
     }
-    metadata["predictors"] = settings.dump();
+    metadata["predictors"] = dump_json(settings);
   }
   if (optimizer) {
     for (auto& [name, tensor] : optimizer->state_tensors()) tensors.push_back({name, *tensor});
@@ -158,8 +158,8 @@ LoadedModel load_model(const std::string& path) {
 void read_model_info(const Checkpoint& checkpoint, const std::string& path, const BranchyNet& net, ModelInfo& info) {
   if (checkpoint.metadata.count("normalizer")) {
     const Json n = parse_metadata_json(checkpoint, "normalizer", path);
-    info.normalizer = Normalizer(json_to_floats(n.at("mean"), path + " normalizer mean"),
-                                 json_to_floats(n.at("std"), path + " normalizer std"));
+    info.normalizer = Normalizer(json_to_floats(json_member(n, "mean"), path + " normalizer mean"),
+                                 json_to_floats(json_member(n, "std"), path + " normalizer std"));
     BRANCHY_CHECK(info.normalizer->channels() == net.sample_shape()[1], path, ": normalizer of ",
                   info.normalizer->channels(), " channels for a network taking ", net.sample_shape()[1]);
   }
@@ -171,13 +171,13 @@ void read_model_info(const Checkpoint& checkpoint, const std::string& path, cons
   if (checkpoint.metadata.count("dataset")) info.dataset = parse_metadata_json(checkpoint, "dataset", path);
   BRANCHY_CHECK(info.training.is_object() && info.dataset.is_object(), path,
                 ": metadata 'training' and 'dataset' must be JSON objects");
-  if (info.training.contains("epoch")) info.training.get_int("epoch");  // type-checked here, with the path
-  if (info.dataset.contains("spec")) info.dataset.get_string("spec");
+  json_int(info.training, "epoch", 0);  // type-checked here, with the path
+  json_string(info.dataset, "spec", "");
   for (const auto& [key, value] : checkpoint.metadata) {
     static const char* known[] = {"branchy.format", "net",     "config",     "normalizer",
                                   "thresholds",     "training", "dataset", "predictors"};
     if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return key == k; }))
-      info.extra.set(key, Json::parse(value, path + " metadata '" + key + "'"));
+      info.extra[key] = parse_json(value, path + " metadata '" + key + "'");
   }
 }
 

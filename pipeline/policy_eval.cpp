@@ -10,20 +10,17 @@ namespace branchy {
 
 Json PolicyReport::to_json() const {
   Json j = Json::object();
-  j.set("samples", samples);
-  j.set("accuracy", accuracy);
-  Json share = Json::array(), per_exit = Json::array();
-  for (double v : exit_share) share.push_back(v);
-  for (double v : exit_accuracy) per_exit.push_back(v);
-  j.set("exit_share", share);
-  j.set("exit_accuracy", per_exit);
-  j.set("macs", mean_macs);
-  j.set("latency_us", latency_us);
-  j.set("latency_p99_us", latency_p99_us);
-  j.set("throughput", throughput);
-  if (predicted_latency_us > 0) j.set("predicted_latency_us", predicted_latency_us);
-  j.set("mean_buffered_bytes", mean_buffered_bytes);
-  j.set("peak_buffered_bytes", peak_buffered_bytes);
+  j["samples"] = samples;
+  j["accuracy"] = accuracy;
+  j["exit_share"] = exit_share;
+  j["exit_accuracy"] = exit_accuracy;
+  j["macs"] = mean_macs;
+  j["latency_us"] = latency_us;
+  j["latency_p99_us"] = latency_p99_us;
+  j["throughput"] = throughput;
+  if (predicted_latency_us > 0) j["predicted_latency_us"] = predicted_latency_us;
+  j["mean_buffered_bytes"] = mean_buffered_bytes;
+  j["peak_buffered_bytes"] = peak_buffered_bytes;
   return j;
 }
 

@@ -22,19 +22,19 @@ std::string joined(const std::vector<float>& values) {
 // One CSV line from the JSON form, so both formats say the same.
 std::string csv_line(const Json& j) {
   std::string tried, entropies, scores;
-  for (const Json& b : j.at("tried").elements()) tried += (tried.empty() ? "" : ";") + std::to_string(b.as_int());
-  for (const Json& e : j.at("entropies").elements())
-    entropies += (entropies.empty() ? "" : ";") + std::to_string(e.get_int("branch")) + ":" +
-                 csv_number(e.get_double("entropy")) + "<" + csv_number(e.get_double("threshold"));
+  for (const Json& b : j.at("tried")) tried += (tried.empty() ? "" : ";") + std::to_string(json_int(b));
+  for (const Json& e : j.at("entropies"))
+    entropies += (entropies.empty() ? "" : ";") + std::to_string(json_int(e, "branch")) + ":" +
+                 csv_number(json_double(e, "entropy")) + "<" + csv_number(json_double(e, "threshold"));
   for (const auto& [point, values] : j.at("scores").items()) {
     std::vector<float> v;
-    for (const Json& x : values.elements()) v.push_back(static_cast<float>(x.as_double()));
+    for (const Json& x : values) v.push_back(static_cast<float>(json_double(x)));
     scores += (scores.empty() ? "" : ";") + point + ":" + joined(v);
   }
-  return j.get_string("policy") + "," + std::to_string(j.get_int("sample")) + "," +
-         std::to_string(j.get_int("label")) + "," + tried + "," + entropies + "," + scores + "," +
-         std::to_string(j.get_int("exit")) + "," + std::to_string(j.get_int("answer")) + "," +
-         std::to_string(j.get_int("macs")) + "," + std::to_string(j.get_int("buffered_bytes")) + "\n";
+  return json_string(j, "policy") + "," + std::to_string(json_int(j, "sample")) + "," +
+         std::to_string(json_int(j, "label")) + "," + tried + "," + entropies + "," + scores + "," +
+         std::to_string(json_int(j, "exit")) + "," + std::to_string(json_int(j, "answer")) + "," +
+         std::to_string(json_int(j, "macs")) + "," + std::to_string(json_int(j, "buffered_bytes")) + "\n";
 }
 
 }  // namespace
@@ -42,9 +42,9 @@ std::string csv_line(const Json& j) {
 Json route_trace_json(const std::string& policy, int64_t sample, int label, const RouteResult& route, int64_t row,
                       const std::vector<float>& thresholds) {
   Json j = Json::object();
-  j.set("policy", policy);
-  j.set("sample", sample);
-  j.set("label", label);
+  j["policy"] = policy;
+  j["sample"] = sample;
+  j["label"] = label;
   Json tried = Json::array(), entropies = Json::array(), scores = Json::object();
   for (size_t b = 0; b < thresholds.size(); ++b)
     if (route.tried[row] >> b & 1u) tried.push_back(static_cast<int64_t>(b));
@@ -53,26 +53,26 @@ Json route_trace_json(const std::string& policy, int64_t sample, int label, cons
     for (size_t b = 0; b < t.entropy.size(); ++b) {
       if (!(route.tried[row] >> b & 1u)) continue;  // only the branches that ran have an entropy
       Json e = Json::object();
-      e.set("branch", static_cast<int64_t>(b));
-      e.set("entropy", std::isnan(t.entropy[b]) ? Json() : Json(static_cast<double>(t.entropy[b])));  // JSON has no NaN
-      e.set("threshold", static_cast<double>(thresholds[b]));
+      e["branch"] = static_cast<int64_t>(b);
+      e["entropy"] = std::isnan(t.entropy[b]) ? Json() : Json(static_cast<double>(t.entropy[b]));  // JSON has no NaN
+      e["threshold"] = static_cast<double>(thresholds[b]);
       entropies.push_back(e);
     }
     for (size_t p = 0; p < t.scores.size(); ++p) {
       if (t.scores[p].empty()) continue;
       Json values = Json::array();
       for (float v : t.scores[p]) values.push_back(static_cast<double>(v));
-      scores.set(point_name(static_cast<int>(p) - 1), values);
+      scores[point_name(static_cast<int>(p) - 1)] = values;
     }
   }
-  j.set("tried", tried);
-  j.set("entropies", entropies);
-  j.set("scores", scores);
-  j.set("exit", route.exit[row]);
-  j.set("answer", route.prediction[row]);
-  j.set("correct", route.prediction[row] == label);
-  j.set("macs", route.macs[row]);
-  j.set("buffered_bytes", route.buffered_bytes[row]);
+  j["tried"] = tried;
+  j["entropies"] = entropies;
+  j["scores"] = scores;
+  j["exit"] = route.exit[row];
+  j["answer"] = route.prediction[row];
+  j["correct"] = route.prediction[row] == label;
+  j["macs"] = route.macs[row];
+  j["buffered_bytes"] = route.buffered_bytes[row];
   return j;
 }
 
@@ -89,7 +89,7 @@ void write_route_traces(const std::string& path, const std::vector<Policy>& poli
       const RouteResult r = policy.run(images.batch_slice(begin, end), begin, true);
       for (int64_t row = 0; row < end - begin; ++row) {
         const Json j = route_trace_json(policy.name, begin + row, data.labels[begin + row], r, row, thresholds);
-        out.write(csv ? csv_line(j) : j.dump() + "\n");
+        out.write(csv ? csv_line(j) : dump_json(j) + "\n");
       }
     }
   }

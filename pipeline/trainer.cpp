@@ -1,10 +1,9 @@
 #include "pipeline/trainer.h"
 
-#include <sys/stat.h>
-
 #include <cmath>
-#include <fstream>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 
@@ -25,21 +24,21 @@ namespace branchy {
 
 Json TrainOptions::to_json() const {
   Json j = Json::object();
-  j.set("epochs", epochs);
-  j.set("trunk_epochs", trunk_epochs);
-  j.set("batch_size", batch_size);
-  j.set("optimizer", optimizer);
-  j.set("learning_rate", static_cast<double>(learning_rate));
-  j.set("momentum", static_cast<double>(momentum));
-  j.set("nesterov", nesterov);
-  j.set("weight_decay", static_cast<double>(weight_decay));
-  j.set("lr_schedule", lr_schedule);
+  j["epochs"] = epochs;
+  j["trunk_epochs"] = trunk_epochs;
+  j["batch_size"] = batch_size;
+  j["optimizer"] = optimizer;
+  j["learning_rate"] = static_cast<double>(learning_rate);
+  j["momentum"] = static_cast<double>(momentum);
+  j["nesterov"] = nesterov;
+  j["weight_decay"] = static_cast<double>(weight_decay);
+  j["lr_schedule"] = lr_schedule;
   Json weights = Json::array();
   for (float w : exit_weights) weights.push_back(static_cast<double>(w));
-  j.set("exit_weights", weights);
-  j.set("crop_padding", augmentation.crop_padding);
-  j.set("horizontal_flip", augmentation.horizontal_flip);
-  j.set("seed", static_cast<int64_t>(seed));
+  j["exit_weights"] = weights;
+  j["crop_padding"] = augmentation.crop_padding;
+  j["horizontal_flip"] = augmentation.horizontal_flip;
+  j["seed"] = static_cast<int64_t>(seed);
   return j;
 }
 
@@ -72,16 +71,14 @@ std::unique_ptr<Optimizer> make_optimizer(std::vector<ParamRef> params, const Tr
   fail("unknown optimizer '", o.optimizer, "' (known: adam, sgd)");
 }
 
+// The folder and its parents, unless they exist.
 void make_directory(const std::string& path) {
-  if (path.empty()) return;
-  struct stat info;
-  if (stat(path.c_str(), &info) == 0) {
-    BRANCHY_CHECK(S_ISDIR(info.st_mode), path, ": exists and is not a folder");
-    return;
-  }
-  const size_t slash = path.find_last_of('/');
-  if (slash != std::string::npos && slash > 0) make_directory(path.substr(0, slash));
-  BRANCHY_CHECK(mkdir(path.c_str(), 0755) == 0 || errno == EEXIST, path, ": cannot create folder");
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (path.empty() || fs::is_directory(path, error)) return;
+  BRANCHY_CHECK(!fs::exists(path, error), path, ": exists and is not a folder");
+  fs::create_directories(path, error);
+  BRANCHY_CHECK(!error, path, ": cannot create folder: ", error.message());
 }
 
 std::vector<std::string> csv_columns(int exits) {
@@ -143,8 +140,8 @@ void check_resumable(const Json& stored, const TrainOptions& options, const std:
   for (const char* key : {"trunk_epochs", "batch_size", "optimizer", "learning_rate", "momentum", "nesterov",
                           "weight_decay", "lr_schedule", "exit_weights", "crop_padding", "horizontal_flip", "seed"}) {
     BRANCHY_CHECK(stored.contains(key) && stored.at(key) == now.at(key), path, ": was trained with ", key, " = ",
-                  stored.contains(key) ? stored.at(key).dump() : "(missing)", ", this run asks for ",
-                  now.at(key).dump(), "; resume with the same settings");
+                  stored.contains(key) ? dump_json(stored.at(key)) : "(missing)", ", this run asks for ",
+                  dump_json(now.at(key)), "; resume with the same settings");
   }
 }
 
@@ -193,14 +190,14 @@ TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Norm
   if (options.resume) {
     LoadedModel last = load_model(result.last_path);
     BRANCHY_CHECK(last.net->name() == net.name() && last.net->config() == net.config(), result.last_path,
-                  ": was trained with network ", last.net->name(), " ", last.net->config().dump(),
-                  ", not the requested ", net.name(), " ", net.config().dump());
+                  ": was trained with network ", last.net->name(), " ", dump_json(last.net->config()),
+                  ", not the requested ", net.name(), " ", dump_json(net.config()));
     Checkpoint weights;
     for (const NamedTensor& t : last.checkpoint.tensors)
       if (t.name.rfind("optimizer.", 0) != 0) weights.tensors.push_back(t);
     load_params(weights, net.named_params(), result.last_path);
     check_resumable(last.info.training, options, result.last_path);
-    first_epoch = static_cast<int>(last.info.training.get_int("epoch")) + 1;
+    first_epoch = static_cast<int>(json_int(last.info.training, "epoch")) + 1;
     // The optimizer state in the file belongs to the phase of its last epoch.
     const bool saved_in_trunk_phase = first_epoch - 1 <= options.trunk_epochs;
     if (saved_in_trunk_phase != optimizer_in_trunk_phase) {
@@ -209,8 +206,8 @@ TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Norm
     }
     restore_optimizer(last.checkpoint, *optimizer, result.last_path);
     trim_log(csv_path, first_epoch - 1, csv_columns(exits).size());
-    result.best_epoch = static_cast<int>(last.info.training.get_int("best_epoch", 0));
-    result.best_validation_accuracy = last.info.training.get_double("best_validation_accuracy", 0.0);
+    result.best_epoch = static_cast<int>(json_int(last.info.training, "best_epoch", 0));
+    result.best_validation_accuracy = json_double(last.info.training, "best_validation_accuracy", 0.0);
     if (!options.quiet)
       std::printf("resuming %s from %s after epoch %d\n", net.name().c_str(), result.last_path.c_str(),
                   first_epoch - 1);
@@ -294,9 +291,9 @@ TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Norm
       result.best_validation_accuracy = score;
     }
     info.training = options.to_json();
-    info.training.set("epoch", epoch);
-    info.training.set("best_epoch", result.best_epoch);
-    info.training.set("best_validation_accuracy", result.best_validation_accuracy);
+    info.training["epoch"] = epoch;
+    info.training["best_epoch"] = result.best_epoch;
+    info.training["best_validation_accuracy"] = result.best_validation_accuracy;
     if (best) save_model(result.model_path, net, info, nullptr);
     save_model(result.last_path, net, info, optimizer.get());
     log.row(csv_row(record));  // after the checkpoint: a logged epoch is always a saved one

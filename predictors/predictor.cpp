@@ -55,12 +55,12 @@ void PredictorSettings::check() const {
 
 Json PredictorSettings::to_json() const {
   Json j = Json::object();
-  j.set("kind", to_string(kind));
-  j.set("placement", to_string(placement));
-  j.set("features", features.str());
-  j.set("hidden", hidden);
-  j.set("trust_knob", trust_knob);
-  j.set("fallback_knob", fallback_knob);
+  j["kind"] = to_string(kind);
+  j["placement"] = to_string(placement);
+  j["features"] = features.str();
+  j["hidden"] = hidden;
+  j["trust_knob"] = trust_knob;
+  j["fallback_knob"] = fallback_knob;
   return j;
 }
 
@@ -68,12 +68,12 @@ PredictorSettings PredictorSettings::from_json(const Json& json, const std::stri
   try {
     BRANCHY_CHECK(json.is_object(), "a predictor entry must be a JSON object");
     PredictorSettings s;
-    s.kind = parse_predictor_kind(json.get_string("kind"));
-    s.placement = parse_placement(json.get_string("placement"));
-    s.features = FeatureSpec::parse(json.get_string("features"));
-    s.hidden = static_cast<int>(std::clamp<int64_t>(json.get_int("hidden"), -1, 1 << 20));
-    s.trust_knob = json.get_double("trust_knob");
-    s.fallback_knob = json.get_double("fallback_knob");
+    s.kind = parse_predictor_kind(json_string(json, "kind"));
+    s.placement = parse_placement(json_string(json, "placement"));
+    s.features = FeatureSpec::parse(json_string(json, "features"));
+    s.hidden = static_cast<int>(std::clamp<int64_t>(json_int(json, "hidden"), -1, 1 << 20));
+    s.trust_knob = json_double(json, "trust_knob");
+    s.fallback_knob = json_double(json, "fallback_knob");
     s.check();
     return s;
   } catch (const Error& e) {

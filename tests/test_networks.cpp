@@ -184,8 +184,7 @@ TEST_CASE("the full-size settings give the papers' networks", "[networks]") {
 TEST_CASE("b-resnet's first branch costs more of the trunk as its width grows", "[networks]") {
   const Shape cifar{1, 3, 32, 32};
   auto ratio = [&](int branch0_width) {
-    Json settings = Json::object();
-    settings.set("branch0_width", branch0_width);
+    const Json settings = {{"branch0_width", branch0_width}};
     auto net = build_network("b-resnet", settings, cifar, 10, 1);
     return static_cast<double>(net->branch_macs(0)) / static_cast<double>(net->full_macs());
   };

@@ -93,8 +93,8 @@ TEST_CASE("evaluate_policies reports the network's own answers, exits and costs"
     REQUIRE(r.throughput > 0.0);
     REQUIRE(r.predicted_latency_us > 0.0);
     const Json j = r.to_json();
-    REQUIRE(j.get_double("accuracy") == Approx(r.accuracy));
-    REQUIRE(j.get_double("predicted_latency_us") == Approx(r.predicted_latency_us));
+    REQUIRE(json_double(j, "accuracy") == Approx(r.accuracy));
+    REQUIRE(json_double(j, "predicted_latency_us") == Approx(r.predicted_latency_us));
   }
 }
 

@@ -32,10 +32,10 @@ namespace {
 // A b-resnet small enough for tests, with three exits.
 std::unique_ptr<BranchyNet> small_b_resnet(uint64_t seed) {
   Json config = Json::object();
-  config.set("depth", 8);
-  config.set("base_channels", 4);
-  config.set("branch0_width", 2);
-  config.set("branch1_width", 4);
+  config["depth"] = 8;
+  config["base_channels"] = 4;
+  config["branch0_width"] = 2;
+  config["branch1_width"] = 4;
   return build_network("b-resnet", config, Shape{1, 1, 12, 12}, 4, seed);
 }
 

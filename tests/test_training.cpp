@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -163,4 +164,19 @@ TEST_CASE("resuming without a checkpoint, or another network's, is a clear error
   TrainOptions r = quick_options("build/test_runs/other", 2);
   r.resume = true;
   REQUIRE_THROWS_WITH(train_network(*other, data, normalizer, r), Catch::Contains("not the requested lenet"));
+}
+
+TEST_CASE("the output folder is created with its parents; a file in its way is an error", "[training]") {
+  const DatasetSplits data = quadrant_splits();
+  const Normalizer normalizer = Normalizer::from_dataset(data.train);
+  auto net = tiny_b_lenet();
+  const std::string root = "build/test_runs/folders";
+  std::filesystem::remove_all(root);
+  const TrainResult result = train_network(*net, data, normalizer, quick_options(root + "/a/b", 1));
+  REQUIRE(std::filesystem::is_regular_file(result.model_path));
+  std::ofstream(root + "/file") << "in the way";
+  REQUIRE_THROWS_WITH(train_network(*net, data, normalizer, quick_options(root + "/file", 1)),
+                      root + "/file: exists and is not a folder");
+  REQUIRE_THROWS_WITH(train_network(*net, data, normalizer, quick_options(root + "/file/sub", 1)),
+                      Catch::StartsWith(root + "/file/sub: cannot create folder: "));
 }
