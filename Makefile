@@ -3,6 +3,7 @@
 #   make            library + bin/branchy
 #   make test       the Catch2 suite (installs missing Debian packages first)
 #   make test SANITIZE=1   the same suite under AddressSanitizer + UBSan (also: make asan)
+#   make test-pytorch  all five networks against PyTorch: logits of every exit, one joint step's gradients
 #   make bench      kernel benchmarks (GFLOP/s and ratio to cblas_sgemm)
 #   make demo       trains a branchy network on Fashion-MNIST and compares policies
 #   make results    trains, calibrates and evaluates all five networks (docs/RESULTS.md's table)
@@ -58,7 +59,7 @@ BENCH_BIN  := $(BUILD)/bench_kernels
 
 DEB_PACKAGES := g++ make libopenblas-dev libxsimd-dev catch2 libstb-dev zlib1g-dev nlohmann-json3-dev libcli11-dev dataset-fashion-mnist
 
-.PHONY: all deps test asan bench demo results clean
+.PHONY: all deps test test-pytorch asan bench demo results clean
 .DEFAULT_GOAL := all
 
 all: $(BRANCHY)
@@ -105,6 +106,21 @@ test: $(TEST_BIN) all
 
 asan:
 	$(MAKE) test SANITIZE=1
+
+# The whole-network oracle (tests/reference/check_networks_pytorch.py): the
+# test binary's hidden [.pytorch] case writes each network's weights, a batch,
+# its logits and gradients; PyTorch rebuilds the network and recomputes them.
+# Installs Debian's python3-torch when missing (as root), like `make deps`.
+test-pytorch: $(TEST_BIN)
+	@if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian package: python3-torch"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch || exit 1; \
+	  else \
+	    echo "PyTorch is missing; run: sudo apt-get install -y python3-torch"; exit 1; \
+	  fi; \
+	fi
+	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/reference/check_networks_pytorch.py $(TEST_BIN)
 
 bench: $(BENCH_BIN)
 	$(BENCH_BIN) $(BENCH_ARGS)

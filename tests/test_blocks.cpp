@@ -51,14 +51,18 @@ void keep_relu_inputs_off_zero(Layer& layer, uint64_t seed, const std::string& s
 }
 
 // Every trainable param is checked, so a param that backward forgets fails.
-// Step 5e-3 rather than the default 1e-2: with the ReLUs wholly on, a conv
-// after them sees nearly constant planes, its BN divides by a small spread,
-// and the third-order term of the central difference (which falls as step^2)
-// reached 0.97 of the bound at 1e-2 but stays below 0.4 at 5e-3 (96 seeded
-// runs, no kinks). The tolerances are the checker's defaults.
+// Looser than the checker's defaults, on purpose: a block chains two or three
+// batch norms over batches of 2, each dividing by a small spread, and the
+// float32 rounding that reaches the loss through them is about 1e-3 of these
+// gradients at the default step (worst error/bound 2 to 4.5 at steps of
+// 1e-3..5e-3, falling as the step grows: rounding, not a wrong gradient).
+// So: step 2e-2 (the Richardson estimate keeps the truncation error at
+// h^4) and 0.5% relative; a gradient off by 1% still fails.
 void require_gradients_match(Layer& layer, const Tensor& x) {
   GradCheckOptions options;
-  options.epsilon = 5e-3;
+  options.epsilon = 2e-2;
+  options.relative_tolerance = 5e-3;
+  options.absolute_tolerance = 5e-4;
   // The checker visits up to max_coordinates_per_tensor of x and of each trainable param.
   auto visited = [&](int64_t numel) { return std::min<int64_t>(numel, options.max_coordinates_per_tensor); };
   int64_t expected = visited(x.numel());

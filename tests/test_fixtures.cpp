@@ -25,9 +25,12 @@
 #include "layers/avgpool.h"
 #include "layers/batchnorm.h"
 #include "layers/conv2d.h"
+#include "layers/dense.h"
+#include "layers/global_avgpool.h"
 #include "layers/linear.h"
 #include "layers/lrn.h"
 #include "layers/maxpool.h"
+#include "layers/residual.h"
 #include "tests/fixture.h"
 
 using namespace branchy;
@@ -92,6 +95,35 @@ void check_layer_case(Layer& layer, const Fixture& fixture, const std::vector<st
   check_close("dx", layer.backward(fixture.get("dy")), fixture.get("dx"));
   for (const auto& [name, param] : params)
     if (param->trainable) check_close("d" + name, param->grad, fixture.get("d" + name));
+}
+
+// The check every block case shares. A block fixture holds the block's
+// parameters and buffers by state_dict name between "x" and "y"; they must be
+// exactly the block's named params. Then: eval forward (initial
+// running statistics) == y_eval, train forward == y, running statistics after
+// that step == <name>_after, backward(dy) == dx, each trainable grad == d<name>.
+void check_block_case(Layer& block, const Fixture& fixture) {
+  const std::vector<std::string> names = fixture.names();
+  const auto x_at = std::find(names.begin(), names.end(), "x");
+  const auto y_at = std::find(names.begin(), names.end(), "y");
+  REQUIRE(x_at < y_at);
+  std::vector<std::string> fixture_params(x_at + 1, y_at);
+  std::vector<ParamRef> params = block.named_params();
+  std::vector<std::string> block_params;
+  for (const ParamRef& ref : params) block_params.push_back(ref.name);
+  std::sort(fixture_params.begin(), fixture_params.end());
+  std::sort(block_params.begin(), block_params.end());
+  REQUIRE(block_params == fixture_params);
+  for (ParamRef& ref : params) copy_into(*ref.param, fixture, ref.name);
+  const Tensor& x = fixture.get("x");
+  check_close("y_eval", block.forward(x, Mode::eval), fixture.get("y_eval"));
+  block.zero_grad();
+  check_close("y", block.forward(x, Mode::train), fixture.get("y"));
+  check_close("dx", block.backward(fixture.get("dy")), fixture.get("dx"));
+  for (ParamRef& ref : params) {
+    if (ref.param->trainable) check_close("d" + ref.name, ref.param->grad, fixture.get("d" + ref.name));
+    else check_close(ref.name + " after the step", ref.param->value, fixture.get(ref.name + "_after"));
+  }
 }
 
 // Every fixture whose name starts with `prefix`, at least `expected_count` of them.
@@ -214,6 +246,65 @@ TEST_CASE("softmax cross-entropy matches PyTorch, large logits included", "[fixt
     const float loss = softmax_cross_entropy(logits, fixture.get_ints("labels"), &dlogits);
     check_close("loss", Tensor::filled(Shape{1}, loss), fixture.get("loss"));
     check_close("dlogits", dlogits, fixture.get("dlogits"));
+  }
+}
+
+TEST_CASE("residual basic blocks match PyTorch: identity, projection and zero-pad shortcuts", "[fixtures]") {
+  for (const Fixture& fixture : load_cases("basic_block_", 4)) {
+    INFO("fixture " << fixture.path());
+    const std::vector<int> config = fixture.get_ints("config");  // in, out, stride, shortcut (1 = zero pad)
+    REQUIRE(config.size() == 4);
+    Rng rng(1);
+    ResidualBasicBlock block(config[0], config[1], config[2],
+                             config[3] ? ShortcutKind::identity_or_zero_pad : ShortcutKind::identity_or_projection,
+                             rng);
+    check_block_case(block, fixture);
+  }
+}
+
+TEST_CASE("bottleneck blocks match PyTorch, grouped (ResNeXt) and plain", "[fixtures]") {
+  for (const Fixture& fixture : load_cases("bottleneck_", 3)) {
+    INFO("fixture " << fixture.path());
+    const std::vector<int> config = fixture.get_ints("config");  // in, bottleneck, out, stride, groups, shortcut
+    REQUIRE(config.size() == 6);
+    REQUIRE(config[5] == 0);  // projection shortcuts, as ResNeXt's
+    Rng rng(1);
+    ResidualBottleneck block(config[0], config[1], config[2], config[3], config[4],
+                             ShortcutKind::identity_or_projection, rng);
+    check_block_case(block, fixture);
+  }
+}
+
+TEST_CASE("DenseNet layers, a dense block and a transition match PyTorch", "[fixtures]") {
+  Rng rng(1);
+  for (const Fixture& fixture : load_cases("dense_layer_", 2)) {
+    INFO("fixture " << fixture.path());
+    const std::vector<int> config = fixture.get_ints("config");  // in, growth, bottleneck factor
+    REQUIRE(config.size() == 3);
+    DenseLayer layer(config[0], config[1], config[2], rng);
+    check_block_case(layer, fixture);
+  }
+  for (const Fixture& fixture : load_cases("dense_block_", 1)) {
+    INFO("fixture " << fixture.path());
+    const std::vector<int> config = fixture.get_ints("config");  // in, layers, growth, bottleneck factor
+    REQUIRE(config.size() == 4);
+    DenseBlock block(config[0], config[1], config[2], config[3], rng);
+    check_block_case(block, fixture);
+  }
+  for (const Fixture& fixture : load_cases("transition_", 1)) {
+    INFO("fixture " << fixture.path());
+    const std::vector<int> config = fixture.get_ints("config");  // in, out
+    REQUIRE(config.size() == 2);
+    Transition transition(config[0], config[1], rng);
+    check_block_case(transition, fixture);
+  }
+}
+
+TEST_CASE("global average pooling matches PyTorch", "[fixtures]") {
+  for (const Fixture& fixture : load_cases("global_avgpool_", 1)) {
+    INFO("fixture " << fixture.path());
+    GlobalAvgPool2d pool;
+    check_layer_case(pool, fixture, {});
   }
 }
 
@@ -342,7 +433,7 @@ TEST_CASE("the fixture loader rejects a wrong magic, truncation and trailing byt
 
 TEST_CASE("every committed fixture loads and a truncated copy of one is rejected", "[fixtures]") {
   const std::vector<std::string> paths = fixture_paths("");
-  REQUIRE(paths.size() >= 29);
+  REQUIRE(paths.size() >= 41);
   for (const std::string& path : paths) REQUIRE_NOTHROW(load_fixture(path));
 
   std::ifstream in(paths.front(), std::ios::binary);

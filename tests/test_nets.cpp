@@ -2,9 +2,13 @@
 // taken, batch = batch-1, and the model file.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "engine/error.h"
 #include "engine/loss.h"
@@ -13,10 +17,12 @@
 #include "nets/registry.h"
 #include "tests/gradcheck.h"
 #include "tests/small_nets.h"
+#include "tests/temp_folder.h"
 
 using namespace branchy;
 using branchy::testing::random_tensor;
 using branchy::testing::small_b_lenet;
+using branchy::testing::TemporaryFolder;
 
 namespace {
 
@@ -104,22 +110,170 @@ TEST_CASE("joint backward through trunk and branch matches finite differences", 
   REQUIRE(result.coordinates_checked > 100);
 }
 
+namespace {
+
+// One call a Spy saw: which segment, and a copy of the rows it was given.
+struct SpyCall {
+  std::string segment;
+  Tensor input;  // (rows, ...)
+};
+
+// An identity layer appended to the end of a stage or branch: it records
+// every forward it sees, so the test observes which samples really went
+// through that segment, independently of the code's own counters.
+class Spy : public Layer {
+ public:
+  Spy(std::string segment, std::vector<SpyCall>& log) : segment_(std::move(segment)), log_(log) {}
+  Shape out_shape(const Shape& in) const override { return in; }
+  Tensor forward(const Tensor& x, Mode) override {
+    log_.push_back({segment_, x.clone()});
+    return x;
+  }
+  Tensor backward(const Tensor& dy) override { return dy; }
+  std::string describe() const override { return "spy on " + segment_; }
+
+ private:
+  std::string segment_;
+  std::vector<SpyCall>& log_;
+};
+
+void attach_spies(BranchyNet& net, std::vector<SpyCall>& log) {
+  for (int i = 0; i < net.num_stages(); ++i) {
+    net.stage(i).emplace<Spy>("spy", "stage" + std::to_string(i), log);
+    if (i + 1 < net.num_stages()) net.branch(i).emplace<Spy>("spy", "branch" + std::to_string(i), log);
+  }
+  net.validate();  // the spies cost nothing, but the segment costs are recomputed
+}
+
+// Which rows of `full` (the whole batch through the same segment) the spy's
+// rows are: each spied row must equal exactly one row of `full`.
+std::vector<int64_t> identify_rows(const Tensor& spied, const Tensor& full) {
+  const int64_t width = full.shape().sample_numel();
+  REQUIRE(spied.shape().sample_numel() == width);
+  std::vector<int64_t> rows;
+  for (int64_t r = 0; r < spied.dim(0); ++r) {
+    std::vector<int64_t> matches;
+    for (int64_t n = 0; n < full.dim(0); ++n) {
+      float difference = 0.0f;
+      for (int64_t k = 0; k < width; ++k)
+        difference = std::max(difference, std::fabs(spied[r * width + k] - full[n * width + k]));
+      if (difference <= 1e-5f) matches.push_back(n);
+    }
+    INFO("spied row " << r);
+    REQUIRE(matches.size() == 1);
+    rows.push_back(matches[0]);
+  }
+  return rows;
+}
+
+std::vector<std::string> segments_called(const std::vector<SpyCall>& log) {
+  std::vector<std::string> segments;
+  for (const SpyCall& call : log) segments.push_back(call.segment);
+  return segments;
+}
+
+// A b-resnet small enough for a test: three exits on 1×10×10, 3 classes.
+std::unique_ptr<BranchyNet> small_b_resnet(uint64_t seed) {
+  Json config = Json::object();
+  config.set("base_channels", 4);
+  config.set("branch0_width", 4);
+  config.set("branch1_width", 4);
+  return build_network("b-resnet", config, Shape{1, 1, 10, 10}, 3, seed);
+}
+
+}  // namespace
+
+TEST_CASE("a spy in every segment sees exited samples never reach a later stage, branches tried in order",
+          "[nets]") {
+  auto net = small_b_resnet(4);
+  std::vector<SpyCall> log;
+  attach_spies(*net, log);
+  const int64_t N = 18;
+  const Tensor x = random_tensor(Shape{N, 1, 10, 10}, 6);
+
+  // The whole batch through every segment (eval mode), to name the rows the spies see.
+  net->forward_exits(x, Mode::eval);
+  REQUIRE(segments_called(log) == std::vector<std::string>{"stage0", "branch0", "stage1", "branch1", "stage2"});
+  std::map<std::string, Tensor> full;
+  std::vector<std::vector<float>> entropies;
+  for (const SpyCall& call : log) {
+    full[call.segment] = call.input;
+    if (call.segment.rfind("branch", 0) == 0) entropies.push_back(softmax_entropy(call.input));
+  }
+  entropies.push_back(softmax_entropy(full["stage2"]));
+
+  // Thresholds that send about a third of the batch out at each exit.
+  std::vector<float> sorted0 = entropies[0];
+  std::sort(sorted0.begin(), sorted0.end());
+  const float threshold0 = sorted0[N / 3];
+  std::vector<float> staying1;
+  for (int64_t n = 0; n < N; ++n)
+    if (!(entropies[0][n] < threshold0)) staying1.push_back(entropies[1][n]);
+  std::sort(staying1.begin(), staying1.end());
+  const float threshold1 = staying1[staying1.size() / 2];
+
+  // The rule, worked out here: the first exit whose entropy is below its threshold.
+  std::vector<int> expected_exit(N, 2);
+  for (int64_t n = 0; n < N; ++n) {
+    if (entropies[0][n] < threshold0) expected_exit[n] = 0;
+    else if (entropies[1][n] < threshold1) expected_exit[n] = 1;
+  }
+  auto rows_reaching = [&](int exit) {
+    std::vector<int64_t> rows;
+    for (int64_t n = 0; n < N; ++n)
+      if (expected_exit[n] >= exit) rows.push_back(n);
+    return rows;
+  };
+  INFO("entropies at branch 0: " << Catch::Detail::stringify(entropies[0]));
+  REQUIRE(rows_reaching(1).size() < static_cast<size_t>(N));
+  REQUIRE(rows_reaching(2).size() < rows_reaching(1).size());
+  REQUIRE_FALSE(rows_reaching(2).empty());
+
+  log.clear();
+  const EarlyExitResult r = infer_early_exit(*net, x, {threshold0, threshold1});
+  // Each segment ran once, branch i right after stage i and before stage i+1.
+  REQUIRE(segments_called(log) == std::vector<std::string>{"stage0", "branch0", "stage1", "branch1", "stage2"});
+  const std::vector<std::vector<int64_t>> seen_by = {
+      identify_rows(log[0].input, full["stage0"]), identify_rows(log[1].input, full["branch0"]),
+      identify_rows(log[2].input, full["stage1"]), identify_rows(log[3].input, full["branch1"]),
+      identify_rows(log[4].input, full["stage2"])};
+  REQUIRE(seen_by[0] == rows_reaching(0));  // everyone runs stage 0 and tries branch 0
+  REQUIRE(seen_by[1] == rows_reaching(0));
+  REQUIRE(seen_by[2] == rows_reaching(1));  // who left at branch 0 never reaches stage 1
+  REQUIRE(seen_by[3] == rows_reaching(1));
+  REQUIRE(seen_by[4] == rows_reaching(2));  // nor stage 2, nor anyone who left at branch 1
+  for (int64_t n = 0; n < N; ++n) REQUIRE(r.exit[n] == expected_exit[n]);
+  // The code's own counter agrees with what the spies saw.
+  for (int i = 0; i < 3; ++i) REQUIRE(r.stage_samples[i] == static_cast<int64_t>(seen_by[2 * i].size()));
+
+  SECTION("when everyone leaves at branch 0 nothing after it runs") {
+    log.clear();
+    const float inf = std::numeric_limits<float>::infinity();
+    infer_early_exit(*net, x, {inf, inf});
+    REQUIRE(segments_called(log) == std::vector<std::string>{"stage0", "branch0"});
+  }
+  SECTION("when no one leaves, every branch is tried in order on the whole batch") {
+    log.clear();
+    infer_early_exit(*net, x, {0.0f, 0.0f});
+    REQUIRE(segments_called(log) == std::vector<std::string>{"stage0", "branch0", "stage1", "branch1", "stage2"});
+    for (const SpyCall& call : log) REQUIRE(call.input.dim(0) == N);
+  }
+}
+
 TEST_CASE("early exits are really taken and batch equals batch-1", "[nets]") {
   auto net = small_b_lenet(4);
   const Tensor x = random_tensor(Shape{16, 1, 12, 12}, 6);
   const std::vector<Tensor> all = net->forward_exits(x, Mode::eval);
   const std::vector<float> entropy0 = softmax_entropy(all[0]);
 
-  SECTION("an infinite threshold sends everyone out at exit 0; the trunk's rest never runs") {
+  SECTION("an infinite threshold sends everyone out at exit 0 with branch 0's answer") {
     auto r = infer_early_exit(*net, x, {std::numeric_limits<float>::infinity()});
     for (int e : r.exit) REQUIRE(e == 0);
-    REQUIRE(r.stage_samples[1] == 0);
     REQUIRE(max_abs_difference(r.logits, all[0]) == 0.0f);
   }
   SECTION("a zero threshold sends everyone on (entropy is never below 0)") {
     auto r = infer_early_exit(*net, x, {0.0f});
     for (int e : r.exit) REQUIRE(e == 1);
-    REQUIRE(r.stage_samples[1] == 16);
     REQUIRE(max_abs_difference(r.logits, all[1]) < 1e-5f);
     REQUIRE(r.macs[0] == net->full_macs() + net->branch_macs(0));
   }
@@ -139,7 +293,6 @@ TEST_CASE("early exits are really taken and batch equals batch-1", "[nets]") {
       REQUIRE(r.buffered_bytes[n] == 3 * 14 * 14 * 4);  // h0 (3, 14, 14) floats held while branch 0 ran
     }
     REQUIRE(exited == 8);
-    REQUIRE(r.stage_samples[1] == 16 - exited);  // later stages only see samples that stayed
     for (int64_t n = 0; n < 16; ++n) {
       auto single = infer_early_exit(*net, x.batch_slice(n, n + 1), {threshold});
       REQUIRE(single.exit[0] == r.exit[n]);
@@ -162,7 +315,8 @@ TEST_CASE("a model file round-trips and damaged or foreign files are clear error
   ModelInfo info;
   info.normalizer = Normalizer({0.5f}, {0.25f});
   info.thresholds = {0.3f};
-  const std::string path = "build/test_model.safetensors";
+  const TemporaryFolder folder("nets");
+  const std::string path = folder.file("model.safetensors");
   save_model(path, *net, info);
   LoadedModel loaded = load_model(path);
   REQUIRE(loaded.net->name() == "b-lenet");
@@ -173,7 +327,7 @@ TEST_CASE("a model file round-trips and damaged or foreign files are clear error
   REQUIRE(max_abs_difference(loaded.net->forward_final(x, Mode::eval), net->forward_final(x, Mode::eval)) == 0.0f);
 
   // A safetensors file that is not ours.
-  const std::string foreign = "build/test_foreign.safetensors";
+  const std::string foreign = folder.file("foreign.safetensors");
   save_safetensors(foreign, {{"weight", Tensor(Shape{2})}}, {});
   REQUIRE_THROWS_WITH(load_model(foreign), Catch::Contains(foreign) && Catch::Contains("not a branchy model"));
   // A truncated copy.
@@ -181,7 +335,7 @@ TEST_CASE("a model file round-trips and damaged or foreign files are clear error
   std::string bytes(1 << 20, '\0');
   bytes.resize(std::fread(bytes.data(), 1, bytes.size(), in));
   std::fclose(in);
-  const std::string truncated = "build/test_truncated.safetensors";
+  const std::string truncated = folder.file("truncated.safetensors");
   FILE* out = std::fopen(truncated.c_str(), "wb");
   std::fwrite(bytes.data(), 1, bytes.size() / 2, out);
   std::fclose(out);

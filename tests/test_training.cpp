@@ -18,8 +18,10 @@
 #include "pipeline/model_file.h"
 #include "nets/registry.h"
 #include "pipeline/trainer.h"
+#include "tests/temp_folder.h"
 
 using namespace branchy;
+using branchy::testing::TemporaryFolder;
 
 namespace {
 
@@ -81,10 +83,11 @@ std::string read_file(const std::string& path) {
 }  // namespace
 
 TEST_CASE("a tiny b-lenet learns a small task well above chance at every exit", "[training]") {
+  const TemporaryFolder runs("training");  // run folders, removed afterwards
   const DatasetSplits data = quadrant_splits();
   const Normalizer normalizer = Normalizer::from_dataset(data.train);
   auto net = tiny_b_lenet();
-  const TrainResult result = train_network(*net, data, normalizer, quick_options("build/test_runs/learn", 6));
+  const TrainResult result = train_network(*net, data, normalizer, quick_options(runs.file("learn"), 6));
   REQUIRE(result.epochs.size() == 6);
   REQUIRE(result.epochs.back().train_loss < result.epochs.front().train_loss);
   LoadedModel best = load_model(result.model_path);
@@ -93,7 +96,7 @@ TEST_CASE("a tiny b-lenet learns a small task well above chance at every exit", 
   REQUIRE(test.accuracy(0) > 0.8);  // chance is 0.25
   REQUIRE(test.accuracy(1) > 0.8);
   // The log has a header and one row per epoch.
-  const std::string log = read_file("build/test_runs/learn/train_log.csv");
+  const std::string log = read_file(runs.file("learn/train_log.csv"));
   REQUIRE(std::count(log.begin(), log.end(), '\n') == 7);
   REQUIRE(log.rfind("epoch,phase,learning_rate,train_loss", 0) == 0);
 
@@ -110,17 +113,18 @@ TEST_CASE("a tiny b-lenet learns a small task well above chance at every exit", 
 }
 
 TEST_CASE("a resumed run ends exactly where an uninterrupted run ends", "[training]") {
+  const TemporaryFolder runs("training");  // run folders, removed afterwards
   const DatasetSplits data = quadrant_splits();
   const Normalizer normalizer = Normalizer::from_dataset(data.train);
 
   auto straight = tiny_b_lenet();
-  train_network(*straight, data, normalizer, quick_options("build/test_runs/straight", 3));
+  train_network(*straight, data, normalizer, quick_options(runs.file("straight"), 3));
 
   auto interrupted = tiny_b_lenet();
-  TrainOptions first = quick_options("build/test_runs/resumed", 2);
+  TrainOptions first = quick_options(runs.file("resumed"), 2);
   train_network(*interrupted, data, normalizer, first);
   auto resumed = tiny_b_lenet();  // a fresh process would start from fresh weights
-  TrainOptions rest = quick_options("build/test_runs/resumed", 3);
+  TrainOptions rest = quick_options(runs.file("resumed"), 3);
   rest.resume = true;
   const TrainResult result = train_network(*resumed, data, normalizer, rest);
   REQUIRE(result.epochs.size() == 1);
@@ -135,33 +139,35 @@ TEST_CASE("a resumed run ends exactly where an uninterrupted run ends", "[traini
 }
 
 TEST_CASE("a diverging run stops with a clear error and keeps its checkpoints", "[training]") {
+  const TemporaryFolder runs("training");  // run folders, removed afterwards
   const DatasetSplits data = quadrant_splits();
   const Normalizer normalizer = Normalizer::from_dataset(data.train);
   auto net = tiny_b_lenet();
-  train_network(*net, data, normalizer, quick_options("build/test_runs/diverge", 1));
-  const std::string before = read_file("build/test_runs/diverge/last.safetensors");
+  train_network(*net, data, normalizer, quick_options(runs.file("diverge"), 1));
+  const std::string before = read_file(runs.file("diverge/last.safetensors"));
   REQUIRE(!before.empty());
 
   // Poison the last layer's bias: the next forward gives NaN logits.
   for (ParamRef& p : net->named_params())
     if (p.name == "stage1.fc2.bias") p.param->value[0] = std::numeric_limits<float>::quiet_NaN();
-  TrainOptions more = quick_options("build/test_runs/diverge", 2);
+  TrainOptions more = quick_options(runs.file("diverge"), 2);
   REQUIRE_THROWS_WITH(train_network(*net, data, normalizer, more),
                       Catch::Contains("diverged") && Catch::Contains("epoch 1"));
-  REQUIRE(read_file("build/test_runs/diverge/last.safetensors") == before);
+  REQUIRE(read_file(runs.file("diverge/last.safetensors")) == before);
 }
 
 TEST_CASE("resuming without a checkpoint, or another network's, is a clear error", "[training]") {
+  const TemporaryFolder runs("training");  // run folders, removed afterwards
   const DatasetSplits data = quadrant_splits();
   const Normalizer normalizer = Normalizer::from_dataset(data.train);
   auto net = tiny_b_lenet();
-  TrainOptions o = quick_options("build/test_runs/nothing_here", 1);
+  TrainOptions o = quick_options(runs.file("nothing_here"), 1);
   o.resume = true;
   REQUIRE_THROWS_WITH(train_network(*net, data, normalizer, o), Catch::Contains("last.safetensors"));
 
-  train_network(*net, data, normalizer, quick_options("build/test_runs/other", 1));
+  train_network(*net, data, normalizer, quick_options(runs.file("other"), 1));
   auto other = build_network("lenet", parse_config_overrides("conv1=4,conv2=6,conv3=6,fc=16"), Shape{1, 1, 12, 12}, 4, 1);
-  TrainOptions r = quick_options("build/test_runs/other", 2);
+  TrainOptions r = quick_options(runs.file("other"), 2);
   r.resume = true;
   REQUIRE_THROWS_WITH(train_network(*other, data, normalizer, r), Catch::Contains("not the requested lenet"));
 }

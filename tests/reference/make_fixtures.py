@@ -42,6 +42,18 @@ Cases and their `config`:
     lrn_*      [size, alpha, beta, k]
     cross_entropy_*  logits (N, K), labels (N), loss (1), dlogits (N, K);
                      loss is the mean over the batch
+    global_avgpool_*  no config
+Blocks (layers/residual.h, layers/dense.h) hold every parameter and buffer
+under its state_dict name (`conv1.weight`, `bn1.running_var`, ...), the
+gradient of each trainable one as `d<name>` (`dconv1.weight`), the output of
+a train-mode forward `y` (batch statistics), the output of an eval-mode
+forward with the initial running statistics `y_eval`, and every running
+statistic after the train-mode step as `<name>_after`:
+    basic_block_*  [in, out, stride, shortcut]  shortcut 0 = projection, 1 = zero pad
+    bottleneck_*   [in, bottleneck, out, stride, groups, shortcut]
+    dense_layer_*  [in, growth, bottleneck_factor]
+    dense_block_*  [in, layers, growth, bottleneck_factor]
+    transition_*   [in, out]
 """
 
 import os
@@ -208,6 +220,201 @@ def cross_entropy_case(seed, n, classes, scale, offset=0.0):
     return case
 
 
+# --- blocks -----------------------------------------------------------------
+# Each block is written as plain functional code over a dict of float64
+# tensors named as in the state_dict, from the definitions in
+# layers/residual.h and layers/dense.h (not from the C++ code).
+
+BN_EPS, BN_MOMENTUM = 1e-5, 0.1
+
+
+class BlockParams:
+    """Draws a block's parameters and buffers by state_dict name, in order."""
+
+    def __init__(self, case):
+        self.case = case
+        self.trainable = {}  # name -> float32 tensor
+        self.buffers = {}    # name -> float32 tensor (running statistics)
+
+    def conv(self, name, out, fan_in_per_group, kernel):
+        scale = (2.0 / (fan_in_per_group * kernel * kernel)) ** 0.5
+        self.trainable[name + ".weight"] = self.case.normal(out, fan_in_per_group, kernel, kernel, scale=scale)
+
+    def bn(self, name, channels):
+        self.trainable[name + ".weight"] = self.case.normal(channels, scale=0.3, offset=1.0)
+        self.trainable[name + ".bias"] = self.case.normal(channels, scale=0.5)
+        self.buffers[name + ".running_mean"] = self.case.normal(channels, scale=0.5)
+        self.buffers[name + ".running_var"] = self.case.uniform(channels, low=0.5, high=2.0)
+
+
+def batch_norm(p, name, x, training, running):
+    return F.batch_norm(x, running[name + ".running_mean"], running[name + ".running_var"], p[name + ".weight"],
+                        p[name + ".bias"], training=training, momentum=BN_MOMENTUM, eps=BN_EPS)
+
+
+def zero_pad_shortcut(x, out_channels, stride):
+    """x[:, :, ::s, ::s] with (out - in) // 2 zero channels before and the rest after."""
+    sampled = x[:, :, ::stride, ::stride]
+    front = (out_channels - x.shape[1]) // 2
+    back = out_channels - x.shape[1] - front
+    return F.pad(sampled, (0, 0, 0, 0, front, back))
+
+
+def shortcut_forward(p, x, in_channels, out_channels, stride, zero_pad, training, running):
+    if in_channels == out_channels and stride == 1:
+        return x
+    if zero_pad:
+        return zero_pad_shortcut(x, out_channels, stride)
+    h = F.conv2d(x, p["shortcut.0.weight"], None, stride)
+    return batch_norm(p, "shortcut.1", h, training, running)
+
+
+def basic_block_case(seed, n, h, in_channels, out_channels, stride, zero_pad):
+    case = Case(seed)
+    case.config(in_channels, out_channels, stride, int(zero_pad))
+    x = case.normal(n, in_channels, h, h)
+    params = BlockParams(case)
+    params.conv("conv1", out_channels, in_channels, 3)
+    params.bn("bn1", out_channels)
+    params.conv("conv2", out_channels, out_channels, 3)
+    params.bn("bn2", out_channels)
+    if (in_channels != out_channels or stride != 1) and not zero_pad:
+        params.conv("shortcut.0", out_channels, in_channels, 1)
+        params.bn("shortcut.1", out_channels)
+
+    def block(p, x, training, running):
+        h = F.relu(batch_norm(p, "bn1", F.conv2d(x, p["conv1.weight"], None, stride, 1), training, running))
+        main = batch_norm(p, "bn2", F.conv2d(h, p["conv2.weight"], None, 1, 1), training, running)
+        skip = shortcut_forward(p, x, in_channels, out_channels, stride, zero_pad, training, running)
+        return F.relu(main + skip)
+
+    run_block_and_record(case, block, x, params)
+    return case
+
+
+def bottleneck_case(seed, n, h, in_channels, bottleneck, out_channels, stride, groups):
+    case = Case(seed)
+    case.config(in_channels, bottleneck, out_channels, stride, groups, 0)
+    x = case.normal(n, in_channels, h, h)
+    params = BlockParams(case)
+    params.conv("conv1", bottleneck, in_channels, 1)
+    params.bn("bn1", bottleneck)
+    params.conv("conv2", bottleneck, bottleneck // groups, 3)
+    params.bn("bn2", bottleneck)
+    params.conv("conv3", out_channels, bottleneck, 1)
+    params.bn("bn3", out_channels)
+    if in_channels != out_channels or stride != 1:
+        params.conv("shortcut.0", out_channels, in_channels, 1)
+        params.bn("shortcut.1", out_channels)
+
+    def block(p, x, training, running):
+        h = F.relu(batch_norm(p, "bn1", F.conv2d(x, p["conv1.weight"]), training, running))
+        h = F.relu(batch_norm(p, "bn2", F.conv2d(h, p["conv2.weight"], None, stride, 1, 1, groups), training,
+                              running))
+        main = batch_norm(p, "bn3", F.conv2d(h, p["conv3.weight"]), training, running)
+        skip = shortcut_forward(p, x, in_channels, out_channels, stride, False, training, running)
+        return F.relu(main + skip)
+
+    run_block_and_record(case, block, x, params)
+    return case
+
+
+def add_dense_layer_params(params, prefix, in_channels, growth, factor):
+    params.bn(prefix + "norm1", in_channels)
+    if factor > 0:
+        params.conv(prefix + "conv1", factor * growth, in_channels, 1)
+        params.bn(prefix + "norm2", factor * growth)
+        params.conv(prefix + "conv2", growth, factor * growth, 3)
+    else:
+        params.conv(prefix + "conv1", growth, in_channels, 3)
+
+
+def dense_layer_forward(p, prefix, x, factor, training, running):
+    """torchvision's _DenseLayer: BN-ReLU-conv (1x1 to f*k, then BN-ReLU-conv 3x3 to k), concatenated."""
+    h = F.relu(batch_norm(p, prefix + "norm1", x, training, running))
+    if factor > 0:
+        h = F.conv2d(h, p[prefix + "conv1.weight"])
+        h = F.relu(batch_norm(p, prefix + "norm2", h, training, running))
+        new = F.conv2d(h, p[prefix + "conv2.weight"], None, 1, 1)
+    else:
+        new = F.conv2d(h, p[prefix + "conv1.weight"], None, 1, 1)
+    return torch.cat([x, new], 1)
+
+
+def dense_layer_case(seed, n, h, in_channels, growth, factor):
+    case = Case(seed)
+    case.config(in_channels, growth, factor)
+    x = case.normal(n, in_channels, h, h)
+    params = BlockParams(case)
+    add_dense_layer_params(params, "", in_channels, growth, factor)
+    run_block_and_record(case, lambda p, x, t, r: dense_layer_forward(p, "", x, factor, t, r), x, params)
+    return case
+
+
+def dense_block_case(seed, n, h, in_channels, layers, growth, factor):
+    case = Case(seed)
+    case.config(in_channels, layers, growth, factor)
+    x = case.normal(n, in_channels, h, h)
+    params = BlockParams(case)
+    for i in range(layers):
+        add_dense_layer_params(params, "denselayer%d." % (i + 1), in_channels + i * growth, growth, factor)
+
+    def block(p, x, training, running):
+        for i in range(layers):
+            x = dense_layer_forward(p, "denselayer%d." % (i + 1), x, factor, training, running)
+        return x
+
+    run_block_and_record(case, block, x, params)
+    return case
+
+
+def transition_case(seed, n, h, in_channels, out_channels):
+    case = Case(seed)
+    case.config(in_channels, out_channels)
+    x = case.normal(n, in_channels, h, h)
+    params = BlockParams(case)
+    params.bn("norm", in_channels)
+    params.conv("conv", out_channels, in_channels, 1)
+
+    def block(p, x, training, running):
+        h = F.conv2d(F.relu(batch_norm(p, "norm", x, training, running)), p["conv.weight"])
+        return F.avg_pool2d(h, 2, 2)
+
+    run_block_and_record(case, block, x, params)
+    return case
+
+
+def run_block_and_record(case, block, x32, params):
+    """Eval forward with the initial running statistics, then a train-mode step in float64."""
+    running_eval = {k: v.to(torch.float64).clone() for k, v in params.buffers.items()}
+    with torch.no_grad():
+        p_eval = {k: v.to(torch.float64) for k, v in params.trainable.items()}
+        y_eval = block(p_eval, x32.to(torch.float64), False, running_eval)
+    running = {k: v.to(torch.float64).clone() for k, v in params.buffers.items()}
+    x = leaf(x32)
+    p = {name: leaf(value) for name, value in params.trainable.items()}
+    y = block(p, x, True, running)
+    dy32 = case.normal(*y.shape)
+    y.backward(dy32.to(torch.float64))
+    case.add("x", x32)
+    for name, value in list(params.trainable.items()) + list(params.buffers.items()):
+        case.add(name, value)
+    case.add("y", y)
+    case.add("y_eval", y_eval)
+    case.add("dy", dy32)
+    case.add("dx", x.grad)
+    for name, value in p.items():
+        case.add("d" + name, value.grad)
+    for name, value in running.items():
+        case.add(name + "_after", value)
+
+
+def global_avgpool_case(seed, n, c, h, w):
+    case = Case(seed)
+    run_and_record(case, lambda x, p: x.mean(dim=(2, 3)), case.normal(n, c, h, w), {})
+    return case
+
+
 def all_cases():
     """(file stem, Case) for every fixture; the seed is the position in this list."""
     makers = [
@@ -252,6 +459,22 @@ def all_cases():
         # cross-entropy, ordinary and with large logits (exp would overflow without the max shift)
         ("cross_entropy_n6_k10", lambda s: cross_entropy_case(s, 6, 10, 2.0)),
         ("cross_entropy_large_logits", lambda s: cross_entropy_case(s, 5, 7, 60.0, 1000.0)),
+        # residual basic blocks: identity, projection and zero-pad shortcuts (stride 2 on odd sizes)
+        ("basic_block_i4_o4_s1_identity", lambda s: basic_block_case(s, 2, 6, 4, 4, 1, False)),
+        ("basic_block_i4_o8_s2_projection", lambda s: basic_block_case(s, 2, 7, 4, 8, 2, False)),
+        ("basic_block_i4_o8_s2_zeropad", lambda s: basic_block_case(s, 2, 7, 4, 8, 2, True)),
+        ("basic_block_i3_o6_s1_zeropad", lambda s: basic_block_case(s, 2, 5, 3, 6, 1, True)),
+        # bottlenecks: plain (groups 1) and grouped ResNeXt blocks
+        ("bottleneck_i8_b4_o16_s1_g1_projection", lambda s: bottleneck_case(s, 2, 5, 8, 4, 16, 1, 1)),
+        ("bottleneck_i8_b8_o16_s2_g4_projection", lambda s: bottleneck_case(s, 2, 7, 8, 8, 16, 2, 4)),
+        ("bottleneck_i16_b8_o16_s1_g2_identity", lambda s: bottleneck_case(s, 2, 5, 16, 8, 16, 1, 2)),
+        # DenseNet(-BC) layers, a block and a transition (2x2 average pooling, floor on 7)
+        ("dense_layer_i6_k4_bc2", lambda s: dense_layer_case(s, 2, 5, 6, 4, 2)),
+        ("dense_layer_i6_k3_plain", lambda s: dense_layer_case(s, 2, 5, 6, 3, 0)),
+        ("dense_block_i4_l3_k3_bc2", lambda s: dense_block_case(s, 2, 5, 4, 3, 3, 2)),
+        ("transition_i10_o5", lambda s: transition_case(s, 2, 7, 10, 5)),
+        # global average pooling on a non-square plane
+        ("global_avgpool_c3_5x4", lambda s: global_avgpool_case(s, 2, 3, 5, 4)),
     ]
     return [(stem, make(seed + 1)) for seed, (stem, make) in enumerate(makers)]
 

@@ -5,8 +5,8 @@ with the thresholds stored in the file.
 
     /usr/bin/python3 tests/reference/pytorch_branchy_infer.py runs/demo/model.safetensors [--samples 2000] [--threads 1]
 
-The model is loaded into the PyTorch twin from check_checkpoint_pytorch.py
-(lenet, b-lenet). PyTorch runs in eval mode under torch.inference_mode(), one
+The model is loaded into its PyTorch twin from branchy_torch.py (any of the
+networks). PyTorch runs in eval mode under torch.inference_mode(), one
 image at a time, exiting at the first branch whose softmax entropy is below
 its threshold (the same rule as nets/early_exit.h). Timing rounds alternate
 between the two policies and the fastest round counts, as `branchy eval`
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_checkpoint_pytorch import FASHION, build  # noqa: E402,F401
+from branchy_torch import build_network, load_branchy_weights  # noqa: E402
 from pytorch_lenet_train import idx  # noqa: E402
 from read_safetensors import read_safetensors  # noqa: E402
 
@@ -68,9 +68,8 @@ def main():
     tensors, meta = read_safetensors(a.model)
     net_name, cfg = meta["net"], json.loads(meta["config"])
     thresholds = json.loads(meta.get("thresholds", "[]"))
-    model = build(net_name, cfg).eval()
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items() if not k.startswith("optimizer.")},
-                          strict=True)
+    model = build_network(net_name, cfg).eval()
+    load_branchy_weights(model, tensors)
     norm = json.loads(meta["normalizer"])
     images = idx("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28)[: a.samples]
     labels = idx("t10k-labels-idx1-ubyte.gz", 8)[: a.samples].astype(np.int64)
