@@ -8,7 +8,7 @@
 //   backward(dy)      dy: (N, C, OH, OW) -> dx: (N, C, H, W); each dy goes to
 //                     its window's argmax (overlapping windows add up).
 //   macs              0: the cost model counts conv and linear layers only
-//                     (DESIGN.md; BranchyNet's published MACs do the same).
+//                     (docs/ALGORITHM.md; BranchyNet's published MACs do the same).
 //
 // Requires kernel >= 1, stride >= 1, 0 <= padding <= kernel / 2 (constructor
 // throws Error). forward throws Error for an input that is not 4-d or that the
