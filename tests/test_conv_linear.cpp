@@ -40,7 +40,7 @@ TEST_CASE("gemm and gemm_parallel equal the triple loop for every transpose", "[
   for (bool ta : {false, true})
     for (bool tb : {false, true})
       for (int threads : {1, 2}) {
-        set_num_threads(threads);
+        ThreadCountScope scope(threads);
         Tensor A = random_tensor(Shape{M * K}, 1), B = random_tensor(Shape{K * N}, 2);
         Tensor C_fast = random_tensor(Shape{M * N}, 3), C_ref = C_fast.clone(), C_par = C_fast.clone();
         const int lda = ta ? M : K, ldb = tb ? K : N;
@@ -51,7 +51,6 @@ TEST_CASE("gemm and gemm_parallel equal the triple loop for every transpose", "[
         REQUIRE(max_abs_difference(C_fast, C_ref) < 1e-4f);
         REQUIRE(max_abs_difference(C_par, C_ref) < 1e-4f);
       }
-  set_num_threads(2);
 }
 
 TEST_CASE("col2im is the adjoint of im2col", "[conv]") {
@@ -109,7 +108,7 @@ TEST_CASE("fast conv equals the direct convolution on many shapes", "[conv]") {
   };
   Rng rng(5);
   for (int threads : {1, 2}) {
-    set_num_threads(threads);
+    ThreadCountScope scope(threads);
     for (const ConvCase& c : cases) {
       Conv2d conv(c.in, c.out, c.kernel, Conv2dOptions{c.stride, c.padding, c.groups, c.bias}, rng);
       Tensor x = random_tensor(Shape{c.batch, c.in, c.size, c.size}, 17);
@@ -130,7 +129,6 @@ TEST_CASE("fast conv equals the direct convolution on many shapes", "[conv]") {
       if (c.bias) REQUIRE(relative_difference(conv.bias.grad, db_ref) < 1e-5f);
     }
   }
-  set_num_threads(2);
 }
 
 TEST_CASE("conv and linear gradients match finite differences", "[conv]") {
