@@ -131,6 +131,35 @@ TEST_CASE("fast conv equals the direct convolution on many shapes", "[conv]") {
   }
 }
 
+TEST_CASE("a conv told its input gradient is not needed skips dx and keeps the parameter gradients", "[conv]") {
+  const ConvCase cases[] = {
+      {8, 1, 5, 28, 5, 1, 3, 1, true},  // B-LeNet's first conv, images over threads
+      {1, 4, 8, 9, 3, 1, 1, 2, false},  // grouped, one image: GEMMs split over threads
+      {3, 8, 16, 6, 1, 1, 0, 1, true},  // 1×1: the column gradient would be dx itself
+  };
+  for (int threads : {1, 2}) {
+    ThreadCountScope scope(threads);
+    for (const ConvCase& c : cases) {
+      Rng first(9), second(9);  // the same weights in both
+      Conv2d with_dx(c.in, c.out, c.kernel, Conv2dOptions{c.stride, c.padding, c.groups, c.bias}, first);
+      Conv2d without_dx(c.in, c.out, c.kernel, Conv2dOptions{c.stride, c.padding, c.groups, c.bias}, second);
+      without_dx.set_needs_input_grad(false);
+      REQUIRE(with_dx.needs_input_grad());
+      const Tensor x = random_tensor(Shape{c.batch, c.in, c.size, c.size}, 21);
+      const Tensor dy = random_tensor(with_dx.out_shape(x.shape()), 22);
+      with_dx.forward(x, Mode::train);
+      without_dx.forward(x, Mode::train);
+      with_dx.zero_grad();
+      without_dx.zero_grad();
+      INFO(with_dx.describe() << " threads " << threads);
+      REQUIRE(with_dx.backward(dy).shape() == x.shape());
+      REQUIRE_FALSE(without_dx.backward(dy).defined());
+      REQUIRE(max_abs_difference(with_dx.weight.grad, without_dx.weight.grad) == 0.0f);
+      if (c.bias) REQUIRE(max_abs_difference(with_dx.bias.grad, without_dx.bias.grad) == 0.0f);
+    }
+  }
+}
+
 TEST_CASE("conv and linear gradients match finite differences", "[conv]") {
   Rng rng(8);
   SECTION("conv 3x3 padding 1") {

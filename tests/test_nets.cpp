@@ -8,6 +8,7 @@
 
 #include "engine/error.h"
 #include "engine/loss.h"
+#include "layers/conv2d.h"
 #include "nets/early_exit.h"
 #include "pipeline/model_file.h"
 #include "nets/registry.h"
@@ -102,6 +103,44 @@ TEST_CASE("joint backward through trunk and branch matches finite differences", 
   INFO(result.report);
   REQUIRE(result.passed);
   REQUIRE(result.coordinates_checked > 100);
+}
+
+TEST_CASE("joint backward never computes the input's gradient, and the parameter gradients stay the same", "[nets]") {
+  auto skipping = small_b_lenet(3), computing = small_b_lenet(3);
+  REQUIRE_FALSE(skipping->stage(0).needs_input_grad());
+  REQUIRE_FALSE(skipping->stage(0).layer(0).needs_input_grad());  // conv1
+  REQUIRE(skipping->stage(1).needs_input_grad());
+  computing->stage(0).set_needs_input_grad(true);
+  REQUIRE(computing->stage(0).layer(0).needs_input_grad());
+
+  const Tensor x = random_tensor(Shape{4, 1, 12, 12}, 8);
+  for (BranchyNet* net : {skipping.get(), computing.get()}) {
+    const std::vector<Tensor> logits = net->forward_exits(x, Mode::train);
+    std::vector<Tensor> d_logits;
+    for (const Tensor& l : logits) d_logits.push_back(random_tensor(l.shape(), 9));
+    net->zero_grad();
+    net->backward_exits(d_logits);
+  }
+  const auto a = skipping->named_params(), b = computing->named_params();
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO(a[i].name);
+    REQUIRE(max_abs_difference(a[i].param->grad, b[i].param->grad) == 0.0f);
+  }
+
+  // Stage 0 alone returns no dx; a layer added to a told Sequential is told too.
+  skipping->stage(0).forward(x, Mode::train);
+  REQUIRE_FALSE(skipping->stage(0).backward(random_tensor(skipping->stage(0).out_shape(x.shape()), 10)).defined());
+  Sequential later;
+  later.set_needs_input_grad(false);
+  Rng rng(1);
+  later.emplace<Conv2d>("conv1", 1, 2, 3, Conv2dOptions{}, rng);
+  later.emplace<Conv2d>("conv2", 2, 2, 3, Conv2dOptions{}, rng);
+  REQUIRE_FALSE(later.layer(0).needs_input_grad());
+  REQUIRE(later.layer(1).needs_input_grad());  // its dx feeds conv1's backward
+  const Tensor small = random_tensor(Shape{2, 1, 7, 7}, 11);
+  later.forward(small, Mode::train);
+  REQUIRE_FALSE(later.backward(random_tensor(later.out_shape(small.shape()), 12)).defined());
 }
 
 TEST_CASE("early exits are really taken and batch equals batch-1", "[nets]") {
