@@ -31,11 +31,6 @@ class AvgPool2d : public Layer {
   Tensor backward(const Tensor& dy) override;
   std::string describe() const override;  // "avgpool k3 s2 p1 ceil"
 
-  int kernel() const { return kernel_; }
-  int stride() const { return stride_; }
-  int padding() const { return padding_; }
-  bool ceil_mode() const { return ceil_mode_; }
-
  private:
   int kernel_, stride_, padding_;
   bool ceil_mode_;

@@ -40,10 +40,6 @@ class BatchNorm2d : public Layer {
   void collect_params(const std::string& prefix, std::vector<ParamRef>& out) override;
   std::string describe() const override;  // "batchnorm 16"
 
-  int channels() const { return channels_; }
-  float eps() const { return eps_; }
-  float momentum() const { return momentum_; }
-
   Param weight;        // (C), gamma
   Param bias;          // (C), beta
   Param running_mean;  // (C), buffer

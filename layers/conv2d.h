@@ -49,9 +49,7 @@ class Conv2d : public Layer {
   // Largest column cache a layer keeps between forward and backward.
   static constexpr int64_t kMaxKeptColumnBytes = int64_t{32} << 20;
 
-  int in_channels() const { return in_channels_; }
   int out_channels() const { return out_channels_; }
-  int kernel_size() const { return kernel_; }
   const Conv2dOptions& options() const { return options_; }
 
   Param weight;  // (C_out, C_in/groups, K, K)

@@ -31,11 +31,6 @@ class LocalResponseNorm : public Layer {
   Tensor backward(const Tensor& dy) override;
   std::string describe() const override;  // "lrn size5 alpha0.0001 beta0.75 k1"
 
-  int size() const { return size_; }
-  float alpha() const { return alpha_; }
-  float beta() const { return beta_; }
-  float k() const { return k_; }
-
  private:
   int size_;
   float alpha_, beta_, k_;

@@ -32,11 +32,6 @@ class MaxPool2d : public Layer {
   Tensor backward(const Tensor& dy) override;
   std::string describe() const override;  // "maxpool k2 s2 p0 ceil"
 
-  int kernel() const { return kernel_; }
-  int stride() const { return stride_; }
-  int padding() const { return padding_; }
-  bool ceil_mode() const { return ceil_mode_; }
-
  private:
   int kernel_, stride_, padding_;
   bool ceil_mode_;

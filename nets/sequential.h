@@ -41,7 +41,6 @@ class Sequential : public Layer {
 
   size_t size() const { return layers_.size(); }
   Layer& layer(size_t i) { return *layers_[i].second; }
-  const std::string& layer_name(size_t i) const { return layers_[i].first; }
 
   Shape out_shape(const Shape& in) const override;
   Tensor forward(const Tensor& x, Mode mode) override;

@@ -1,8 +1,7 @@
 // timer.h — wall-clock timing for benchmarks and latency reports.
 //
 // Timer measures elapsed time on std::chrono::steady_clock (monotonic: it
-// never jumps when the system clock is set), from construction or the last
-// restart().
+// never jumps when the system clock is set), from construction.
 //
 // LatencyStats collects one duration per sample (seconds) and summarises them:
 // count, mean, min, max and percentiles. Percentiles use the nearest-rank
@@ -28,9 +27,7 @@ class Timer {
  public:
   Timer() : start_(Clock::now()) {}
 
-  void restart() { start_ = Clock::now(); }
   double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
-  double microseconds() const { return seconds() * 1e6; }
 
  private:
   using Clock = std::chrono::steady_clock;
