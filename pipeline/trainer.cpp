@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <optional>
 
@@ -148,11 +149,15 @@ void check_resumable(const Json& stored, const TrainOptions& options, const std:
   }
 }
 
+// "0.9123 0.9456", "-" for an exit not measured (NaN).
 std::string accuracy_list(const std::vector<double>& values) {
   std::string s;
   char buffer[32];
   for (size_t i = 0; i < values.size(); ++i) {
-    std::snprintf(buffer, sizeof buffer, "%s%.4f", i ? " " : "", values[i]);
+    if (std::isnan(values[i]))
+      std::snprintf(buffer, sizeof buffer, "%s-", i ? " " : "");
+    else
+      std::snprintf(buffer, sizeof buffer, "%s%.4f", i ? " " : "", values[i]);
     s += buffer;
   }
   return s;
@@ -221,13 +226,20 @@ int resume_from_last_checkpoint(BranchyNet& net, const TrainOptions& options, co
 
 // Forward in train mode and the weighted loss of one batch. Sets d_logits
 // (undefined for exits of weight 0) and adds each exit's right answers to
-// `correct`.
-double forward_and_loss(BranchyNet& net, const Batch& batch, const std::vector<float>& weights,
+// `correct`. trunk_only runs the trunk alone (BranchyNet::forward_final):
+// the branches are not run, so their batch-norm statistics stay as they were
+// and they count no answers.
+double forward_and_loss(BranchyNet& net, const Batch& batch, const std::vector<float>& weights, bool trunk_only,
                         std::vector<Tensor>& d_logits, std::vector<int64_t>& correct) {
-  const std::vector<Tensor> logits = net.forward_exits(batch.images, Mode::train);  // (B, classes) per exit
+  std::vector<Tensor> logits(net.num_exits());  // (B, classes) per exit
+  if (trunk_only)
+    logits.back() = net.forward_final(batch.images, Mode::train);
+  else
+    logits = net.forward_exits(batch.images, Mode::train);
   double loss = 0;
   for (size_t e = 0; e < logits.size(); ++e) {
     d_logits[e] = Tensor();
+    if (!logits[e].defined()) continue;
     const std::vector<int> predicted = argmax_rows(logits[e]);
     for (int64_t i = 0; i < batch.size(); ++i) correct[e] += predicted[i] == batch.labels[i];
     if (weights[e] == 0.0f) continue;
@@ -241,7 +253,8 @@ double forward_and_loss(BranchyNet& net, const Batch& batch, const std::vector<f
 }
 
 // One pass over the training split: sets the record's train loss, per-exit
-// train accuracy and images per second.
+// train accuracy (NaN for the branches in the trunk phase, which does not
+// run them) and images per second.
 void train_one_epoch(BranchyNet& net, Batcher& batcher, Optimizer& optimizer, bool trunk_phase, int total_epochs,
                      int64_t train_size, const TrainOptions& options, EpochRecord& record) {
   const int exits = net.num_exits();
@@ -259,7 +272,7 @@ void train_one_epoch(BranchyNet& net, Batcher& batcher, Optimizer& optimizer, bo
   int64_t seen = 0, batch_index = 0;
   while (batcher.next(batch)) {
     ++batch_index;
-    const double batch_loss = forward_and_loss(net, batch, weights, d_logits, correct);
+    const double batch_loss = forward_and_loss(net, batch, weights, trunk_phase, d_logits, correct);
     if (!std::isfinite(batch_loss))
       fail("training diverged at epoch ", record.epoch, " batch ", batch_index, ": the loss is ", batch_loss,
            "; checkpoints already saved in ", options.out_dir, " are kept (try a lower learning rate)");
@@ -275,7 +288,10 @@ void train_one_epoch(BranchyNet& net, Batcher& batcher, Optimizer& optimizer, bo
   }
   const double train_seconds = timer.seconds();
   record.train_loss = loss_sum / seen;
-  for (int e = 0; e < exits; ++e) record.train_accuracy.push_back(static_cast<double>(correct[e]) / seen);
+  const int first_run_exit = trunk_phase ? exits - 1 : 0;
+  for (int e = 0; e < exits; ++e)
+    record.train_accuracy.push_back(e < first_run_exit ? std::numeric_limits<double>::quiet_NaN()
+                                                       : static_cast<double>(correct[e]) / seen);
   record.images_per_second = seen / train_seconds;
   if (progress) progress->finish();
 }
