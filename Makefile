@@ -8,6 +8,7 @@
 #   make demo       trains a branchy network on Fashion-MNIST and compares policies
 #   make results    trains, calibrates and evaluates all five networks (docs/RESULTS.md's table)
 #   make deps       installs the Debian packages that are missing
+#   make clean      removes build/ and bin/branchy; trained models in runs/ stay
 #
 # Switches: ARCH=native|x86-64-v3|...  SANITIZE=0|1  BUILD=dir  OPTFLAGS=-O0 (quick builds)  TEST_ARGS="[tag]"
 #           BENCH_ARGS="--quick --csv FILE --only TEXT"  DEMO_EPOCHS=n
@@ -146,6 +147,6 @@ results: all
 	python3 docs/scripts/five_networks.py $(RESULTS_ARGS)
 
 clean:
-	rm -rf build bin/branchy runs
+	rm -rf build bin/branchy
 
 -include $(LIB_OBJECTS:.o=.d) $(BIN_OBJECTS:.o=.d) $(TEST_OBJECTS:.o=.d) $(BENCH_OBJECTS:.o=.d)

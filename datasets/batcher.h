@@ -56,7 +56,6 @@ class Batcher {
           const Normalizer* normalizer = nullptr, Augmentation augmentation = {});
 
   int64_t batches_per_epoch() const;
-  int64_t epoch() const { return epoch_; }
   // Rewinds to the start of epoch `epoch` (the constructor starts epoch 0).
   void start_epoch(int64_t epoch);
   // The next batch of the current epoch; false (batch untouched) once it is done.

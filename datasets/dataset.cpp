@@ -1,7 +1,5 @@
 #include "datasets/dataset.h"
 
-#include <cstring>
-
 #include "engine/error.h"
 
 namespace branchy {
@@ -41,20 +39,6 @@ Dataset Dataset::slice(int64_t begin, int64_t end, const std::string& new_name) 
   part.name = new_name;
   part.pixels.assign(sample(begin), sample(end));
   part.labels.assign(labels.begin() + begin, labels.begin() + end);
-  return part;
-}
-
-Dataset Dataset::subset(const std::vector<int64_t>& indices, const std::string& new_name) const {
-  Dataset part = slice(0, 0, new_name);
-  part.pixels.resize(indices.size() * static_cast<size_t>(sample_bytes()));
-  part.labels.resize(indices.size());
-  for (size_t i = 0; i < indices.size(); ++i) {
-    BRANCHY_CHECK(0 <= indices[i] && indices[i] < size(), "dataset ", name, ": sample ", indices[i],
-                  " out of range for ", size(), " samples");
-    std::memcpy(part.pixels.data() + i * sample_bytes(), sample(indices[i]),
-                static_cast<size_t>(sample_bytes()));
-    part.labels[i] = labels[indices[i]];
-  }
   return part;
 }
 

@@ -47,8 +47,6 @@ struct Dataset {
 
   // A copy of samples [begin, end) named `name`, same classes.
   Dataset slice(int64_t begin, int64_t end, const std::string& name) const;
-  // A copy of the samples at `indices`, in that order.
-  Dataset subset(const std::vector<int64_t>& indices, const std::string& name) const;
 
   // Throws Error if sizes or labels are inconsistent (see the contract above).
   void check() const;

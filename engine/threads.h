@@ -14,9 +14,37 @@
 
 namespace branchy {
 
-// Sets the number of OpenMP threads (n >= 1) and pins OpenBLAS to one thread.
+// The thread count is one process-wide setting. Until set_num_threads is
+// called it is omp_get_max_threads() at first use: OMP_NUM_THREADS when set,
+// otherwise every core (bin/branchy's --threads has the same default). It is
+// fixed lazily, on the first call of any function below, not at load time.
+
+// Sets the thread count kernels use; requires 1 <= n <= max_thread_count(),
+// else throws Error naming the bound. Also pins OpenBLAS to one thread.
 void set_num_threads(int n);
+// The thread count kernels use now.
 int num_threads();
+// The largest count set_num_threads accepts: 4 x the hardware cores.
+// (Far more threads than cores only slows the kernels; libgomp fails
+// outright on counts in the tens of thousands.)
+int max_thread_count();
+// Pins OpenBLAS to one thread (the rule above) if not done yet. gemm calls it;
+// so does every function above. Cheap after the first call.
+void ensure_single_threaded_blas();
+
+// Sets the thread count for the lifetime of the scope and restores the
+// previous count on exit; scopes nest. Throws like set_num_threads.
+//   { ThreadCountScope two(2); ... }   // 2 threads here, the old count after
+class ThreadCountScope {
+ public:
+  explicit ThreadCountScope(int n);
+  ~ThreadCountScope();
+  ThreadCountScope(const ThreadCountScope&) = delete;
+  ThreadCountScope& operator=(const ThreadCountScope&) = delete;
+
+ private:
+  int previous_;
+};
 // Whether work of `flops` multiply-adds is worth the cost of waking threads.
 bool worth_parallel(int64_t flops);
 

@@ -31,8 +31,6 @@ class AtomicFileWriter {
   void write(std::string_view bytes) { write(bytes.data(), bytes.size()); }
   void commit();
 
-  const std::string& temporary_path() const { return temporary_path_; }
-
  private:
   [[noreturn]] void fail_and_clean_up(const std::string& what, int error_number);
   void close_and_remove();

@@ -10,7 +10,7 @@
 //   backward(dy)      dy: (N, C, OH, OW) -> dx: (N, C, H, W); each dy is
 //                     spread over its window's input elements, divided alike.
 //   macs              0: the cost model counts conv and linear layers only
-//                     (DESIGN.md; BranchyNet's published MACs do the same).
+//                     (docs/ALGORITHM.md; BranchyNet's published MACs do the same).
 //
 // Requires kernel >= 1, stride >= 1, 0 <= padding <= kernel / 2 (constructor
 // throws Error). forward throws Error for an input that is not 4-d or that the
@@ -30,11 +30,6 @@ class AvgPool2d : public Layer {
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
   std::string describe() const override;  // "avgpool k3 s2 p1 ceil"
-
-  int kernel() const { return kernel_; }
-  int stride() const { return stride_; }
-  int padding() const { return padding_; }
-  bool ceil_mode() const { return ceil_mode_; }
 
  private:
   int kernel_, stride_, padding_;

@@ -11,7 +11,7 @@
 //   Eval:  mean/var are running_mean/running_var; keeps nothing.
 //   backward(dy) the closed form for batch statistics: adds dL/dweight and
 //          dL/dbias into the grads, returns dx like x.
-//   macs   0: the cost model counts conv and linear layers only (DESIGN.md);
+//   macs   0: the cost model counts conv and linear layers only (docs/ALGORITHM.md);
 //          at inference BN is an affine map that could fold into the conv before it.
 //
 // Params (PyTorch's state_dict names): weight (C) = 1, bias (C) = 0, and the
@@ -39,10 +39,6 @@ class BatchNorm2d : public Layer {
   Tensor backward(const Tensor& dy) override;
   void collect_params(const std::string& prefix, std::vector<ParamRef>& out) override;
   std::string describe() const override;  // "batchnorm 16"
-
-  int channels() const { return channels_; }
-  float eps() const { return eps_; }
-  float momentum() const { return momentum_; }
 
   Param weight;        // (C), gamma
   Param bias;          // (C), beta

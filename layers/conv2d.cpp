@@ -164,7 +164,7 @@ void Conv2d::backward_image(const float* columns, const float* d_out, const Conv
   const int cols = static_cast<int>(g.column_cols());
   const int outs = out_channels_ / groups;
   float* d_columns = d_image;  // a 1×1 conv's column gradient is the image gradient
-  if (!is_pointwise()) {
+  if (d_image && !is_pointwise()) {
     grow(d_column_buffer, g.column_rows() * g.column_cols());
     d_columns = d_column_buffer.data();
   }
@@ -176,11 +176,12 @@ void Conv2d::backward_image(const float* columns, const float* d_out, const Conv
     multiply(false, true, outs, rows, cols, 1.0f, dy_group, cols,
              columns + static_cast<int64_t>(group) * rows * cols, cols, 1.0f,
              d_weight + static_cast<int64_t>(group) * outs * rows, rows);
+    if (!d_image) continue;  // nobody reads dx
     // d_columns_group (rows, cols) = W_group^T (rows, outs) * dy_group (outs, cols)
     multiply(true, false, rows, cols, outs, 1.0f, w_group, rows, dy_group, cols, 0.0f,
              d_columns + static_cast<int64_t>(group) * rows * cols, cols);
   }
-  if (!is_pointwise()) col2im(d_columns, g, d_image);
+  if (d_image && !is_pointwise()) col2im(d_columns, g, d_image);
 }
 
 Tensor Conv2d::backward(const Tensor& dy) {
@@ -192,7 +193,10 @@ Tensor Conv2d::backward(const Tensor& dy) {
   const int64_t N = input_.dim(0);
   const int64_t image_in = input_.shape().sample_numel(), image_out = out.sample_numel();
   const int64_t plane = out[2] * out[3];
-  Tensor dx = Tensor::uninitialized(input_.shape());  // (N, C_in, H, W)
+  // (N, C_in, H, W), or undefined when nobody reads it: then no dx work at all.
+  Tensor dx = needs_input_grad_ ? Tensor::uninitialized(input_.shape()) : Tensor();
+  // Image n's slice of dx, or nullptr.
+  auto d_image_of = [&](int64_t n) { return needs_input_grad_ ? dx.data() + n * image_in : nullptr; };
 
   if (options_.bias) {
     for (int64_t n = 0; n < N; ++n)
@@ -221,13 +225,13 @@ Tensor Conv2d::backward(const Tensor& dy) {
     for (int64_t n = 0; n < N; ++n) {
       const int t = omp_get_thread_num();
       backward_image(columns_for(n, t), dy.data() + n * image_out, g, d_column_buffers_[t],
-                     d_weight_buffers_[t].data(), dx.data() + n * image_in, false);
+                     d_weight_buffers_[t].data(), d_image_of(n), false);
     }
     for (const auto& buffer : d_weight_buffers_) add(weight.grad.data(), buffer.data(), weight.grad.data(), weight_size);
   } else {
     for (int64_t n = 0; n < N; ++n)
       backward_image(columns_for(n, 0), dy.data() + n * image_out, g, d_column_buffers_[0],
-                     weight.grad.data(), dx.data() + n * image_in, true);
+                     weight.grad.data(), d_image_of(n), true);
   }
   return dx;
 }

@@ -12,6 +12,9 @@
 // unroll the images again; above that it recomputes them per image.
 // conv2d_reference.h holds the plain loops the tests compare with.
 //
+// Told set_needs_input_grad(false), backward computes only the parameter
+// gradients (no W^T * dy GEMM, no col2im) and returns an undefined Tensor.
+//
 // Requires in_channels and out_channels divisible by groups; forward throws
 // Error for an input whose channel count differs or that the kernel does not fit.
 #pragma once
@@ -46,9 +49,7 @@ class Conv2d : public Layer {
   // Largest column cache a layer keeps between forward and backward.
   static constexpr int64_t kMaxKeptColumnBytes = int64_t{32} << 20;
 
-  int in_channels() const { return in_channels_; }
   int out_channels() const { return out_channels_; }
-  int kernel_size() const { return kernel_; }
   const Conv2dOptions& options() const { return options_; }
 
   Param weight;  // (C_out, C_in/groups, K, K)
@@ -63,6 +64,7 @@ class Conv2d : public Layer {
   // Where image n's columns go: its slice of the cache, or this thread's buffer.
   float* column_buffer_for(int64_t n, const ConvGeometry& g, int thread);
   void forward_image(const float* columns, const ConvGeometry& g, float* out, bool parallel_gemm) const;
+  // d_image nullptr: parameter gradients only.
   void backward_image(const float* columns, const float* d_out, const ConvGeometry& g,
                       std::vector<float>& d_column_buffer, float* d_weight, float* d_image,
                       bool parallel_gemm) const;

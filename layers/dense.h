@@ -23,7 +23,7 @@
 // sub-layers); backward(dy) adds the gradient that reaches x through the
 // concat's copy to the one that comes back through the new features. macs()
 // sums the sub-layers' macs; under the cost model (conv and linear layers
-// only, DESIGN.md) that is the convs' MACs. Copies count nothing.
+// only, docs/ALGORITHM.md) that is the convs' MACs. Copies count nothing.
 //
 // Fails (branchy::Error naming the block): non-positive channels, growth or
 // layer count, a negative bottleneck factor; forward on input that is not

@@ -32,7 +32,6 @@ class Dropout : public Layer {
   std::string describe() const override;  // "dropout p0.5"
 
   void reseed(uint64_t seed) { rng_ = Rng(seed); }
-  float p() const { return p_; }
 
  private:
   float p_;

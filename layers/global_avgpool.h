@@ -6,7 +6,7 @@
 //                     keeps the input shape only (the layer is linear).
 //   backward(dy)      dy: (N, C) -> dx: (N, C, H, W), dx = dy / (H * W).
 //   macs              0: the cost model counts conv and linear layers only
-//                     (DESIGN.md; BranchyNet's published MACs do the same).
+//                     (docs/ALGORITHM.md; BranchyNet's published MACs do the same).
 //
 // Fails: an input that is not 4-d or has an empty plane, backward without a
 // train-mode forward, or dy of another shape, throws Error naming "global avgpool".

@@ -12,6 +12,12 @@
 //   macs(in)          multiply-accumulates of one forward pass over `in`
 //                     (batch included): the cost model for reports and routing.
 //   collect_params    appends this layer's Params with dotted names.
+//   set_needs_input_grad(false)  tells the layer nobody reads its dx (it sits
+//                     first in the network: Caffe's propagate_down). backward
+//                     then may skip computing dx and return an undefined
+//                     Tensor; parameter gradients are the same either way.
+//                     Default true. Conv2d honours it; Sequential passes it
+//                     to its first layer; other layers still compute dx.
 //
 // Layers are not thread-safe: one forward/backward at a time per layer object.
 #pragma once
@@ -37,6 +43,8 @@ class Layer {
   virtual void collect_params(const std::string& /*prefix*/, std::vector<ParamRef>& /*out*/) {}
   virtual int64_t macs(const Shape& /*in*/) const { return 0; }
   virtual std::string describe() const = 0;  // e.g. "conv 1->5 k5 s1 p3"
+  virtual void set_needs_input_grad(bool needed) { needs_input_grad_ = needed; }
+  bool needs_input_grad() const { return needs_input_grad_; }
 
   std::vector<ParamRef> named_params(const std::string& prefix = "") {
     std::vector<ParamRef> out;
@@ -51,6 +59,9 @@ class Layer {
   void zero_grad() {
     for (Param* p : params()) p->zero_grad();
   }
+
+ protected:
+  bool needs_input_grad_ = true;
 };
 
 using LayerPtr = std::unique_ptr<Layer>;

@@ -22,9 +22,6 @@ class Linear : public Layer {
   int64_t macs(const Shape& in) const override;
   std::string describe() const override;
 
-  int in_features() const { return in_features_; }
-  int out_features() const { return out_features_; }
-
   Param weight;  // (F_out, F_in)
   Param bias;    // (F_out)
 

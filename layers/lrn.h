@@ -11,7 +11,7 @@
 //   backward(dy): the exact gradient,
 //     dx_j = dy_j * d_j^(-beta)
 //            - 2 * alpha * beta / size * x_j * sum_{c : j in W(c)} dy_c * y_c / d_c.
-//   macs: 0, the cost model counts conv and linear layers only (DESIGN.md).
+//   macs: 0, the cost model counts conv and linear layers only (docs/ALGORITHM.md).
 //
 // Requires size >= 1, k > 0, alpha >= 0 (constructor throws Error), so d > 0. forward
 // throws Error for input of rank other than 3..5; backward throws without a
@@ -30,11 +30,6 @@ class LocalResponseNorm : public Layer {
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
   std::string describe() const override;  // "lrn size5 alpha0.0001 beta0.75 k1"
-
-  int size() const { return size_; }
-  float alpha() const { return alpha_; }
-  float beta() const { return beta_; }
-  float k() const { return k_; }
 
  private:
   int size_;

@@ -34,7 +34,7 @@
 // sub-layers); backward(dy) runs both paths backwards, adds their dx, and adds
 // every sub-layer's parameter gradients. macs() is the sum of the sub-layers'
 // macs, shortcut included; under the cost model (conv and linear layers only,
-// DESIGN.md) that is the convs' MACs. The residual sum counts nothing.
+// docs/ALGORITHM.md) that is the convs' MACs. The residual sum counts nothing.
 //
 // Fails (branchy::Error naming the block): non-positive channels or stride, a
 // zero-pad shortcut that would shrink channels, bottleneck channels not

@@ -12,6 +12,8 @@ Sequential& BranchyNet::add_stage() {
   BRANCHY_CHECK(stages_.size() == branches_.size(), name_, ": stage ", stages_.size() - 1,
                 " needs its branch before another stage");
   stages_.push_back(std::make_unique<Sequential>());
+  // Nothing upstream of the input reads its gradient: stage 0's first layer skips it.
+  if (stages_.size() == 1) stages_.back()->set_needs_input_grad(false);
   return *stages_.back();
 }
 
@@ -67,7 +69,7 @@ void BranchyNet::backward_exits(const std::vector<Tensor>& d_logits) {
       else
         d_h = d_from_branch;
     }
-    if (d_h.defined() && i >= 0) d_h = stages_[i]->backward(d_h);
+    if (d_h.defined()) d_h = stages_[i]->backward(d_h);
   }
 }
 

@@ -51,6 +51,8 @@ class BranchyNet {
   std::vector<Tensor> forward_exits(const Tensor& x, Mode mode);
   // Gradients of the loss w.r.t. each exit's logits; an undefined tensor
   // means that exit does not contribute (its branch is not back-propagated).
+  // Adds parameter gradients only: the input's gradient is never computed
+  // (stage 0 is told set_needs_input_grad(false) when it is added).
   void backward_exits(const std::vector<Tensor>& d_logits);
   // The trunk alone: logits of the last exit.
   Tensor forward_final(const Tensor& x, Mode mode);

@@ -7,7 +7,13 @@ namespace branchy {
 void Sequential::add(const std::string& name, LayerPtr layer) {
   for (const auto& [existing, _] : layers_)
     BRANCHY_CHECK(existing != name, "sequential: two layers named '", name, "'");
+  if (layers_.empty()) layer->set_needs_input_grad(needs_input_grad_);
   layers_.emplace_back(name, std::move(layer));
+}
+
+void Sequential::set_needs_input_grad(bool needed) {
+  needs_input_grad_ = needed;
+  if (!layers_.empty()) layers_.front().second->set_needs_input_grad(needed);
 }
 
 Shape Sequential::out_shape(const Shape& in) const {

@@ -2,6 +2,8 @@
 //
 //   forward(x)   y = L_k(...L_2(L_1(x)))
 //   backward(dy) runs the layers' backward in reverse order.
+//   set_needs_input_grad(false) is passed to the first layer (also to one
+//   added later): only its dx leaves the sequence.
 // Parameter names are "<layer name>.<param>" (e.g. "conv1.weight"), the names
 // an nn.Sequential(OrderedDict(...)) of the same layers has in PyTorch.
 #pragma once
@@ -47,6 +49,7 @@ class Sequential : public Layer {
   void collect_params(const std::string& prefix, std::vector<ParamRef>& out) override;
   int64_t macs(const Shape& in) const override;
   std::string describe() const override;
+  void set_needs_input_grad(bool needed) override;
 
   // One report line per layer, for an input of one sample shaped `in`.
   void report(const std::string& prefix, const Shape& in, std::vector<LayerReport>& out);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <optional>
 
@@ -145,20 +146,21 @@ void check_resumable(const Json& stored, const TrainOptions& options, const std:
   }
 }
 
+// "0.9123 0.9456", "-" for an exit not measured (NaN).
 std::string accuracy_list(const std::vector<double>& values) {
   std::string s;
   char buffer[32];
   for (size_t i = 0; i < values.size(); ++i) {
-    std::snprintf(buffer, sizeof buffer, "%s%.4f", i ? " " : "", values[i]);
+    if (std::isnan(values[i]))
+      std::snprintf(buffer, sizeof buffer, "%s-", i ? " " : "");
+    else
+      std::snprintf(buffer, sizeof buffer, "%s%.4f", i ? " " : "", values[i]);
     s += buffer;
   }
   return s;
 }
 
-}  // namespace
-
-TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Normalizer& normalizer,
-                          const TrainOptions& options) {
+void check_train_options(const BranchyNet& net, const DatasetSplits& data, const TrainOptions& options) {
   const int exits = net.num_exits();
   const int total_epochs = options.trunk_epochs + options.epochs;
   BRANCHY_CHECK(options.batch_size >= 1, "batch size must be at least 1, got ", options.batch_size);
@@ -167,144 +169,211 @@ TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Norm
   BRANCHY_CHECK(options.exit_weights.empty() || static_cast<int>(options.exit_weights.size()) == exits,
                 net.name(), " has ", exits, " exits but ", options.exit_weights.size(), " exit weights were given");
   BRANCHY_CHECK(data.train.size() > 0, "the training split is empty");
-  const std::vector<float> joint_weights =
-      options.exit_weights.empty() ? std::vector<float>(exits, 1.0f) : options.exit_weights;
-  std::vector<float> trunk_weights(exits, 0.0f);
-  trunk_weights.back() = 1.0f;
+  BRANCHY_CHECK(data.validation.size() > 0, "the validation split is empty: training needs it to pick the best model");
+}
 
+// Loss weight of each exit: the trunk phase trains the last exit alone.
+std::vector<float> exit_loss_weights(const TrainOptions& options, int exits, bool trunk_phase) {
+  if (trunk_phase) {
+    std::vector<float> weights(exits, 0.0f);
+    weights.back() = 1.0f;
+    return weights;
+  }
+  return options.exit_weights.empty() ? std::vector<float>(exits, 1.0f) : options.exit_weights;
+}
+
+// The optimizer and the phase whose parameters it steps.
+struct PhaseOptimizer {
+  std::unique_ptr<Optimizer> optimizer;
+  bool trunk_phase = false;
+
+  void start(BranchyNet& net, bool trunk, const TrainOptions& options) {
+    optimizer = make_optimizer(phase_params(net, trunk), options);
+    trunk_phase = trunk;
+  }
+};
+
+// Loads <out_dir>/last.safetensors into the net and into an optimizer of the
+// phase it was saved in, trims the log to the epochs it holds, restores the
+// best epoch so far, and returns the first epoch still to train.
+int resume_from_last_checkpoint(BranchyNet& net, const TrainOptions& options, const std::string& csv_path,
+                                PhaseOptimizer& optimizer, TrainResult& result) {
+  LoadedModel last = load_model(result.last_path);
+  BRANCHY_CHECK(last.net->name() == net.name() && last.net->config() == net.config(), result.last_path,
+                ": was trained with network ", last.net->name(), " ", dump_json(last.net->config()),
+                ", not the requested ", net.name(), " ", dump_json(net.config()));
+  Checkpoint weights;
+  for (const NamedTensor& t : last.checkpoint.tensors)
+    if (t.name.rfind("optimizer.", 0) != 0) weights.tensors.push_back(t);
+  load_params(weights, net.named_params(), result.last_path);
+  check_resumable(last.info.training, options, result.last_path);
+  const int first_epoch = static_cast<int>(json_int(last.info.training, "epoch")) + 1;
+  // The optimizer state in the file belongs to the phase of its last epoch.
+  const bool saved_in_trunk_phase = first_epoch - 1 <= options.trunk_epochs;
+  if (saved_in_trunk_phase != optimizer.trunk_phase) optimizer.start(net, saved_in_trunk_phase, options);
+  restore_optimizer(last.checkpoint, *optimizer.optimizer, result.last_path);
+  trim_log(csv_path, first_epoch - 1, csv_columns(net.num_exits()).size());
+  result.best_epoch = static_cast<int>(json_int(last.info.training, "best_epoch", 0));
+  result.best_validation_accuracy = json_double(last.info.training, "best_validation_accuracy", 0.0);
+  if (!options.quiet)
+    std::printf("resuming %s from %s after epoch %d\n", net.name().c_str(), result.last_path.c_str(),
+                first_epoch - 1);
+  return first_epoch;
+}
+
+// Forward in train mode and the weighted loss of one batch. Sets d_logits
+// (undefined for exits of weight 0) and adds each exit's right answers to
+// `correct`. trunk_only runs the trunk alone (BranchyNet::forward_final):
+// the branches are not run, so their batch-norm statistics stay as they were
+// and they count no answers.
+double forward_and_loss(BranchyNet& net, const Batch& batch, const std::vector<float>& weights, bool trunk_only,
+                        std::vector<Tensor>& d_logits, std::vector<int64_t>& correct) {
+  std::vector<Tensor> logits(net.num_exits());  // (B, classes) per exit
+  if (trunk_only)
+    logits.back() = net.forward_final(batch.images, Mode::train);
+  else
+    logits = net.forward_exits(batch.images, Mode::train);
+  double loss = 0;
+  for (size_t e = 0; e < logits.size(); ++e) {
+    d_logits[e] = Tensor();
+    if (!logits[e].defined()) continue;
+    const std::vector<int> predicted = argmax_rows(logits[e]);
+    for (int64_t i = 0; i < batch.size(); ++i) correct[e] += predicted[i] == batch.labels[i];
+    if (weights[e] == 0.0f) continue;
+    Tensor grad;
+    loss += weights[e] * softmax_cross_entropy(logits[e], batch.labels, &grad);
+    if (weights[e] != 1.0f)
+      for (int64_t i = 0; i < grad.numel(); ++i) grad[i] *= weights[e];
+    d_logits[e] = grad;
+  }
+  return loss;
+}
+
+// One pass over the training split: sets the record's train loss, per-exit
+// train accuracy (NaN for the branches in the trunk phase, which does not
+// run them) and images per second.
+void train_one_epoch(BranchyNet& net, Batcher& batcher, Optimizer& optimizer, bool trunk_phase, int total_epochs,
+                     int64_t train_size, const TrainOptions& options, EpochRecord& record) {
+  const int exits = net.num_exits();
+  const std::vector<float> weights = exit_loss_weights(options, exits, trunk_phase);
+  Timer timer;
+  char label[64];
+  std::snprintf(label, sizeof label, "epoch %d/%d", record.epoch, total_epochs);
+  std::optional<ProgressBar> progress;
+  if (!options.quiet) progress.emplace(label, train_size, "img");
+  batcher.start_epoch(record.epoch);
+  Batch batch;
+  std::vector<Tensor> d_logits(exits);
+  double loss_sum = 0;
+  std::vector<int64_t> correct(exits, 0);
+  int64_t seen = 0, batch_index = 0;
+  while (batcher.next(batch)) {
+    ++batch_index;
+    const double batch_loss = forward_and_loss(net, batch, weights, trunk_phase, d_logits, correct);
+    if (!std::isfinite(batch_loss))
+      fail("training diverged at epoch ", record.epoch, " batch ", batch_index, ": the loss is ", batch_loss,
+           "; checkpoints already saved in ", options.out_dir, " are kept (try a lower learning rate)");
+    optimizer.zero_grad();
+    net.backward_exits(d_logits);
+    optimizer.step();
+    loss_sum += batch_loss * batch.size();
+    seen += batch.size();
+    char extra[96];
+    std::snprintf(extra, sizeof extra, "loss %.4f acc %.4f", loss_sum / seen,
+                  static_cast<double>(correct.back()) / seen);
+    if (progress) progress->update(seen, extra);
+  }
+  const double train_seconds = timer.seconds();
+  record.train_loss = loss_sum / seen;
+  const int first_run_exit = trunk_phase ? exits - 1 : 0;
+  for (int e = 0; e < exits; ++e)
+    record.train_accuracy.push_back(e < first_run_exit ? std::numeric_limits<double>::quiet_NaN()
+                                                       : static_cast<double>(correct[e]) / seen);
+  record.images_per_second = seen / train_seconds;
+  if (progress) progress->finish();
+}
+
+void add_validation_scores(BranchyNet& net, const Dataset& validation, const Normalizer& normalizer,
+                           EpochRecord& record) {
+  const ExitOutputs outputs = run_all_exits(net, validation, &normalizer, 256);
+  for (int e = 0; e < net.num_exits(); ++e) {
+    record.validation_loss.push_back(outputs.mean_loss(e));
+    record.validation_accuracy.push_back(outputs.accuracy(e));
+  }
+}
+
+// Updates the best epoch, saves model.safetensors (when best) and
+// last.safetensors, then logs the row and redraws the plot. Returns whether
+// the epoch is the best so far.
+bool save_epoch(BranchyNet& net, const TrainOptions& options, const EpochRecord& record, Optimizer& optimizer,
+                ModelInfo& info, CsvWriter& log, const std::string& csv_path, TrainResult& result) {
+  const double score = record.validation_accuracy.back();
+  const bool best = result.best_epoch == 0 || score > result.best_validation_accuracy;
+  if (best) {
+    result.best_epoch = record.epoch;
+    result.best_validation_accuracy = score;
+  }
+  info.training = options.to_json();
+  info.training["epoch"] = record.epoch;
+  info.training["best_epoch"] = result.best_epoch;
+  info.training["best_validation_accuracy"] = result.best_validation_accuracy;
+  if (best) save_model(result.model_path, net, info, nullptr);
+  save_model(result.last_path, net, info, &optimizer);
+  log.row(csv_row(record));  // after the checkpoint: a logged epoch is always a saved one
+  write_training_plot(options.out_dir + "/training.svg", csv_path, net.name());
+  return best;
+}
+
+void print_epoch_line(const EpochRecord& record, int total_epochs, bool best, bool quiet) {
+  if (!quiet)
+    std::printf("epoch %d/%d %s  lr %.3g  loss %.4f  train acc %s  val acc %s  %.0f img/s  %.1f s%s\n", record.epoch,
+                total_epochs, record.phase.c_str(), record.learning_rate, record.train_loss,
+                accuracy_list(record.train_accuracy).c_str(), accuracy_list(record.validation_accuracy).c_str(),
+                record.images_per_second, record.seconds, best ? "  (best)" : "");
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Normalizer& normalizer,
+                          const TrainOptions& options) {
+  check_train_options(net, data, options);
+  const int total_epochs = options.trunk_epochs + options.epochs;
   make_directory(options.out_dir);
   TrainResult result;
   result.model_path = options.out_dir + "/model.safetensors";
   result.last_path = options.out_dir + "/last.safetensors";
   const std::string csv_path = options.out_dir + "/train_log.csv";
 
-  BRANCHY_CHECK(data.validation.size() > 0, "the validation split is empty: training needs it to pick the best model");
-  bool optimizer_in_trunk_phase = options.trunk_epochs > 0;
-  std::unique_ptr<Optimizer> optimizer = make_optimizer(phase_params(net, optimizer_in_trunk_phase), options);
+  PhaseOptimizer optimizer;
+  optimizer.start(net, options.trunk_epochs > 0, options);
   std::unique_ptr<LrSchedule> schedule = make_lr_schedule(options.lr_schedule, options.learning_rate, total_epochs);
-
   ModelInfo info;
   info.normalizer = normalizer;
   info.dataset = options.dataset_info;
-  int first_epoch = 1;
-  if (options.resume) {
-    LoadedModel last = load_model(result.last_path);
-    BRANCHY_CHECK(last.net->name() == net.name() && last.net->config() == net.config(), result.last_path,
-                  ": was trained with network ", last.net->name(), " ", dump_json(last.net->config()),
-                  ", not the requested ", net.name(), " ", dump_json(net.config()));
-    Checkpoint weights;
-    for (const NamedTensor& t : last.checkpoint.tensors)
-      if (t.name.rfind("optimizer.", 0) != 0) weights.tensors.push_back(t);
-    load_params(weights, net.named_params(), result.last_path);
-    check_resumable(last.info.training, options, result.last_path);
-    first_epoch = static_cast<int>(json_int(last.info.training, "epoch")) + 1;
-    // The optimizer state in the file belongs to the phase of its last epoch.
-    const bool saved_in_trunk_phase = first_epoch - 1 <= options.trunk_epochs;
-    if (saved_in_trunk_phase != optimizer_in_trunk_phase) {
-      optimizer_in_trunk_phase = saved_in_trunk_phase;
-      optimizer = make_optimizer(phase_params(net, optimizer_in_trunk_phase), options);
-    }
-    restore_optimizer(last.checkpoint, *optimizer, result.last_path);
-    trim_log(csv_path, first_epoch - 1, csv_columns(exits).size());
-    result.best_epoch = static_cast<int>(json_int(last.info.training, "best_epoch", 0));
-    result.best_validation_accuracy = json_double(last.info.training, "best_validation_accuracy", 0.0);
-    if (!options.quiet)
-      std::printf("resuming %s from %s after epoch %d\n", net.name().c_str(), result.last_path.c_str(),
-                  first_epoch - 1);
-  }
-  CsvWriter log(csv_path, csv_columns(exits), options.resume ? CsvWriter::Mode::append : CsvWriter::Mode::truncate);
+  const int first_epoch = options.resume ? resume_from_last_checkpoint(net, options, csv_path, optimizer, result) : 1;
+  CsvWriter log(csv_path, csv_columns(net.num_exits()),
+                options.resume ? CsvWriter::Mode::append : CsvWriter::Mode::truncate);
 
   Batcher batcher(data.train, options.batch_size, true, options.seed, &normalizer, options.augmentation);
-  std::vector<Tensor> d_logits(exits);
   for (int epoch = first_epoch; epoch <= total_epochs; ++epoch) {
     const bool trunk_phase = epoch <= options.trunk_epochs;
-    const std::vector<float>& weights = trunk_phase ? trunk_weights : joint_weights;
-    if (optimizer_in_trunk_phase && !trunk_phase) {  // the joint phase starts from the trained trunk
-      optimizer = make_optimizer(phase_params(net, false), options);
-      optimizer_in_trunk_phase = false;
-    }
+    // The joint phase starts from the trained trunk, with a fresh optimizer over every parameter.
+    if (optimizer.trunk_phase != trunk_phase) optimizer.start(net, trunk_phase, options);
     reseed_dropout(net, options.seed, epoch);
     EpochRecord record;
     record.epoch = epoch;
     record.phase = trunk_phase ? "trunk" : "joint";
     record.learning_rate = schedule->learning_rate(epoch - 1);
-    optimizer->set_learning_rate(record.learning_rate);
+    optimizer.optimizer->set_learning_rate(record.learning_rate);
 
     Timer timer;
-    char label[64];
-    std::snprintf(label, sizeof label, "epoch %d/%d", epoch, total_epochs);
-    std::optional<ProgressBar> progress;
-    if (!options.quiet) progress.emplace(label, data.train.size(), "img");
-    batcher.start_epoch(epoch);
-    Batch batch;
-    double loss_sum = 0;
-    std::vector<int64_t> correct(exits, 0);
-    int64_t seen = 0, batch_index = 0;
-    while (batcher.next(batch)) {
-      ++batch_index;
-      std::vector<Tensor> logits = net.forward_exits(batch.images, Mode::train);
-      double batch_loss = 0;
-      for (int e = 0; e < exits; ++e) {
-        const std::vector<int> predicted = argmax_rows(logits[e]);
-        for (int64_t i = 0; i < batch.size(); ++i) correct[e] += predicted[i] == batch.labels[i];
-        if (weights[e] == 0.0f) {
-          d_logits[e] = Tensor();
-          continue;
-        }
-        Tensor grad;
-        batch_loss += weights[e] * softmax_cross_entropy(logits[e], batch.labels, &grad);
-        if (weights[e] != 1.0f)
-          for (int64_t i = 0; i < grad.numel(); ++i) grad[i] *= weights[e];
-        d_logits[e] = grad;
-      }
-      if (!std::isfinite(batch_loss))
-        fail("training diverged at epoch ", epoch, " batch ", batch_index, ": the loss is ", batch_loss,
-             "; checkpoints already saved in ", options.out_dir, " are kept (try a lower learning rate)");
-      optimizer->zero_grad();
-      net.backward_exits(d_logits);
-      optimizer->step();
-      loss_sum += batch_loss * batch.size();
-      seen += batch.size();
-      char extra[96];
-      std::snprintf(extra, sizeof extra, "loss %.4f acc %.4f", loss_sum / seen,
-                    static_cast<double>(correct.back()) / seen);
-      if (progress) progress->update(seen, extra);
-    }
-    const double train_seconds = timer.seconds();
-    record.train_loss = loss_sum / seen;
-    for (int e = 0; e < exits; ++e) record.train_accuracy.push_back(static_cast<double>(correct[e]) / seen);
-    if (progress) progress->finish();
-
-    const ExitOutputs validation = run_all_exits(net, data.validation, &normalizer, 256);
-    for (int e = 0; e < exits; ++e) {
-      record.validation_loss.push_back(validation.mean_loss(e));
-      record.validation_accuracy.push_back(validation.accuracy(e));
-    }
+    train_one_epoch(net, batcher, *optimizer.optimizer, trunk_phase, total_epochs, data.train.size(), options, record);
+    add_validation_scores(net, data.validation, normalizer, record);
     record.seconds = timer.seconds();
-    record.images_per_second = seen / train_seconds;
     result.epochs.push_back(record);
-
-    const double score = record.validation_accuracy.back();
-    const bool best = result.best_epoch == 0 || score > result.best_validation_accuracy;
-    if (best) {
-      result.best_epoch = epoch;
-      result.best_validation_accuracy = score;
-    }
-    info.training = options.to_json();
-    info.training["epoch"] = epoch;
-    info.training["best_epoch"] = result.best_epoch;
-    info.training["best_validation_accuracy"] = result.best_validation_accuracy;
-    if (best) save_model(result.model_path, net, info, nullptr);
-    save_model(result.last_path, net, info, optimizer.get());
-    log.row(csv_row(record));  // after the checkpoint: a logged epoch is always a saved one
-    write_training_plot(options.out_dir + "/training.svg", csv_path, net.name());
-
-    if (!options.quiet)
-      std::printf("epoch %d/%d %s  lr %.3g  loss %.4f  train acc %s  val acc %s  %.0f img/s  %.1f s%s\n", epoch,
-                  total_epochs, record.phase.c_str(), record.learning_rate, record.train_loss,
-                  accuracy_list(record.train_accuracy).c_str(), accuracy_list(record.validation_accuracy).c_str(),
-                  record.images_per_second, record.seconds, best ? "  (best)" : "");
-    std::fflush(stdout);
+    const bool best = save_epoch(net, options, record, *optimizer.optimizer, info, log, csv_path, result);
+    print_epoch_line(record, total_epochs, best, options.quiet);
   }
   return result;
 }

@@ -10,7 +10,9 @@
 // keeps the previous checkpoint whole.
 //
 // Optionally the trunk is trained alone first (trunk_epochs), as BranchyNet
-// did, and the joint phase starts from it.
+// did, and the joint phase starts from it. The trunk phase runs the trunk
+// alone (BranchyNet::forward_final): branches are neither run nor changed,
+// their batch-norm running statistics included.
 //
 // A non-finite loss stops training with an Error naming the epoch and batch;
 // checkpoints already written stay as they were.
@@ -53,7 +55,7 @@ struct EpochRecord {
   std::string phase;  // "trunk" or "joint"
   float learning_rate = 0;
   double train_loss = 0;
-  std::vector<double> train_accuracy;       // per exit
+  std::vector<double> train_accuracy;       // per exit; NaN for branches in the trunk phase (not run)
   std::vector<double> validation_loss;      // per exit
   std::vector<double> validation_accuracy;  // per exit
   double seconds = 0;

@@ -49,9 +49,6 @@ class CsvWriter {
     row(std::vector<std::string>{cell(values)...});
   }
 
-  const std::string& path() const { return path_; }
-  const std::vector<std::string>& columns() const { return columns_; }
-
  private:
   template <typename Value>
   static std::string cell(const Value& value) {

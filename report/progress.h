@@ -46,7 +46,6 @@ class ProgressBar {
   // formatting `extra` on the batches where nothing is printed.
   bool wants_update(int64_t done_so_far) const;
 
-  bool interactive() const { return interactive_; }
   void set_interactive(bool interactive) { interactive_ = interactive; }
   void set_redraw_interval(double seconds);                    // interactive mode
   void set_plain_cadence(double step_fraction, double seconds);  // plain mode

@@ -240,7 +240,16 @@ void SvgPlot::set_size(int width_px, int height_px) {
   width_px_ = width_px, height_px_ = height_px;
 }
 
-std::string SvgPlot::render() const {
+// The plot area in pixels and the two axes that map data into it.
+struct SvgPlot::Frame {
+  Axis x_axis, y_axis;
+  double left = 0, top = 0, right = 0, bottom = 0;
+
+  double px(double x) const { return left + x_axis.fraction(x) * (right - left); }
+  double py(double y) const { return bottom - y_axis.fraction(y) * (bottom - top); }
+};
+
+SvgPlot::Frame SvgPlot::layout() const {
   // The data range over every finite point (series and labelled points).
   constexpr double inf = std::numeric_limits<double>::infinity();
   double x_min = inf, x_max = -inf, y_min = inf, y_max = -inf;
@@ -264,8 +273,9 @@ std::string SvgPlot::render() const {
     x_min = x_low_, x_max = x_high_;
   }
   if (y_range_set_) y_min = y_low_, y_max = y_high_;
-  const Axis x_axis = make_axis(x_min, x_max, x_range_set_, log_x_);
-  const Axis y_axis = make_axis(y_min, y_max, y_range_set_, false);
+  Frame frame;
+  frame.x_axis = make_axis(x_min, x_max, x_range_set_, log_x_);
+  frame.y_axis = make_axis(y_min, y_max, y_range_set_, false);
 
   // Layout in pixels: title above, tick labels and axis labels left and
   // below, legend to the right.
@@ -273,12 +283,12 @@ std::string SvgPlot::render() const {
   for (const Series& s : series_) longest_name = std::max(longest_name, display_length(s.name));
   const double legend_width =
       longest_name == 0 ? 0.0 : std::min(40.0 + char_width_px * longest_name, width_px_ / 3.0);
-  const double left = 72.0, top = 40.0;
-  const double right = width_px_ - 20.0 - legend_width, bottom = height_px_ - 50.0;
-  auto px = [&](double x) { return left + x_axis.fraction(x) * (right - left); };
-  auto py = [&](double y) { return bottom - y_axis.fraction(y) * (bottom - top); };
+  frame.left = 72.0, frame.top = 40.0;
+  frame.right = width_px_ - 20.0 - legend_width, frame.bottom = height_px_ - 50.0;
+  return frame;
+}
 
-  std::string svg;
+void SvgPlot::append_header(std::string& svg, const Frame& f) const {
   svg += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   append_format(svg,
                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
@@ -288,49 +298,53 @@ std::string SvgPlot::render() const {
   append_format(svg,
                 "<defs><clipPath id=\"plot-area\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
                 "height=\"%.1f\"/></clipPath></defs>\n",
-                left, top, right - left, bottom - top);
+                f.left, f.top, f.right - f.left, f.bottom - f.top);
   svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   append_format(svg, "<text x=\"%.1f\" y=\"24\" text-anchor=\"middle\" font-size=\"16\">",
-                (left + right) / 2);
+                (f.left + f.right) / 2);
   svg += xml_escape(title_) + "</text>\n";
+}
 
+void SvgPlot::append_axes(std::string& svg, const Frame& f) const {
   // Grid lines and tick labels.
   svg += "<g stroke=\"#dddddd\" stroke-width=\"1\">\n";
-  for (double t : x_axis.ticks) {
-    append_format(svg, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", px(t), top,
-                  px(t), bottom);
+  for (double t : f.x_axis.ticks) {
+    append_format(svg, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", f.px(t), f.top,
+                  f.px(t), f.bottom);
   }
-  for (double t : y_axis.ticks) {
-    append_format(svg, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", left, py(t),
-                  right, py(t));
+  for (double t : f.y_axis.ticks) {
+    append_format(svg, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", f.left, f.py(t),
+                  f.right, f.py(t));
   }
   svg += "</g>\n";
   append_format(svg,
                 "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
                 "stroke=\"black\"/>\n",
-                left, top, right - left, bottom - top);
+                f.left, f.top, f.right - f.left, f.bottom - f.top);
   svg += "<g class=\"x-ticks\" text-anchor=\"middle\">\n";
-  for (size_t i = 0; i < x_axis.ticks.size(); ++i) {
-    append_format(svg, "<text x=\"%.1f\" y=\"%.1f\">", px(x_axis.ticks[i]), bottom + 16);
-    svg += xml_escape(x_axis.labels[i]) + "</text>\n";
+  for (size_t i = 0; i < f.x_axis.ticks.size(); ++i) {
+    append_format(svg, "<text x=\"%.1f\" y=\"%.1f\">", f.px(f.x_axis.ticks[i]), f.bottom + 16);
+    svg += xml_escape(f.x_axis.labels[i]) + "</text>\n";
   }
   svg += "</g>\n<g class=\"y-ticks\" text-anchor=\"end\">\n";
-  for (size_t i = 0; i < y_axis.ticks.size(); ++i) {
-    append_format(svg, "<text x=\"%.1f\" y=\"%.1f\" dy=\"0.35em\">", left - 6,
-                  py(y_axis.ticks[i]));
-    svg += xml_escape(y_axis.labels[i]) + "</text>\n";
+  for (size_t i = 0; i < f.y_axis.ticks.size(); ++i) {
+    append_format(svg, "<text x=\"%.1f\" y=\"%.1f\" dy=\"0.35em\">", f.left - 6,
+                  f.py(f.y_axis.ticks[i]));
+    svg += xml_escape(f.y_axis.labels[i]) + "</text>\n";
   }
   svg += "</g>\n";
-  append_format(svg, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", (left + right) / 2,
+  append_format(svg, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", (f.left + f.right) / 2,
                 height_px_ - 12.0);
   svg += xml_escape(x_label_) + "</text>\n";
-  const double y_label_y = (top + bottom) / 2;
+  const double y_label_y = (f.top + f.bottom) / 2;
   append_format(svg,
                 "<text x=\"18\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 18 "
                 "%.1f)\">",
                 y_label_y, y_label_y);
   svg += xml_escape(y_label_) + "</text>\n";
+}
 
+void SvgPlot::append_data(std::string& svg, const Frame& f) const {
   // Series, clipped to the plot area (a fixed range may cut them).
   svg += "<g clip-path=\"url(#plot-area)\">\n";
   for (size_t s = 0; s < series_.size(); ++s) {
@@ -344,8 +358,8 @@ std::string SvgPlot::render() const {
           pen_down = false;
           continue;
         }
-        append_format(path, "%s%.1f %.1f ", pen_down ? "L" : "M", px(series.xs[i]),
-                      py(series.ys[i]));
+        append_format(path, "%s%.1f %.1f ", pen_down ? "L" : "M", f.px(series.xs[i]),
+                      f.py(series.ys[i]));
         pen_down = true;
       }
       if (!path.empty()) {
@@ -358,8 +372,8 @@ std::string SvgPlot::render() const {
       append_format(svg, "<g fill=\"%s\">\n", colour);
       for (size_t i = 0; i < series.xs.size(); ++i) {
         if (!std::isfinite(series.xs[i]) || !std::isfinite(series.ys[i])) continue;
-        append_format(svg, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\"/>\n", px(series.xs[i]),
-                      py(series.ys[i]));
+        append_format(svg, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\"/>\n", f.px(series.xs[i]),
+                      f.py(series.ys[i]));
       }
       svg += "</g>\n";
     }
@@ -369,22 +383,25 @@ std::string SvgPlot::render() const {
     append_format(svg,
                   "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"none\" stroke=\"black\" "
                   "stroke-width=\"2\"/>\n",
-                  px(p.x), py(p.y));
+                  f.px(p.x), f.py(p.y));
     // A white halo keeps the text readable where it crosses a line.
     append_format(svg,
                   "<text x=\"%.1f\" y=\"%.1f\" stroke=\"white\" stroke-width=\"3\" "
                   "paint-order=\"stroke\">",
-                  px(p.x) + 9, py(p.y) - 9);
+                  f.px(p.x) + 9, f.py(p.y) - 9);
     svg += xml_escape(p.text) + "</text>\n";
   }
   svg += "</g>\n";
+}
 
-  // Legend: a sample of each series' line or marker, then its name.
-  if (!series_.empty()) svg += "<g class=\"legend\">\n";
+void SvgPlot::append_legend(std::string& svg, const Frame& f) const {
+  // A sample of each series' line or marker, then its name.
+  if (series_.empty()) return;
+  svg += "<g class=\"legend\">\n";
   for (size_t s = 0; s < series_.size(); ++s) {
     const Series& series = series_[s];
     const char* colour = palette[s % palette_size];
-    const double x = right + 14, y = top + 10 + 18.0 * s;
+    const double x = f.right + 14, y = f.top + 10 + 18.0 * s;
     if (series.style != SeriesStyle::points) {
       append_format(svg,
                     "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
@@ -398,7 +415,16 @@ std::string SvgPlot::render() const {
     append_format(svg, "<text x=\"%.1f\" y=\"%.1f\" dy=\"0.35em\">", x + 26, y);
     svg += xml_escape(series.name) + "</text>\n";
   }
-  if (!series_.empty()) svg += "</g>\n";
+  svg += "</g>\n";
+}
+
+std::string SvgPlot::render() const {
+  const Frame frame = layout();
+  std::string svg;
+  append_header(svg, frame);
+  append_axes(svg, frame);
+  append_data(svg, frame);
+  append_legend(svg, frame);
   svg += "</svg>\n";
   return svg;
 }

@@ -62,6 +62,16 @@ class SvgPlot {
   void save(const std::string& path) const;
 
  private:
+  struct Frame;  // the plot area and its axes, in svg_plot.cpp
+  // render()'s steps, in drawing order: the data range and the pixel layout;
+  // then the document's header and title, grid and axes, series and point
+  // labels, legend.
+  Frame layout() const;
+  void append_header(std::string& svg, const Frame& frame) const;
+  void append_axes(std::string& svg, const Frame& frame) const;
+  void append_data(std::string& svg, const Frame& frame) const;
+  void append_legend(std::string& svg, const Frame& frame) const;
+
   struct Series {
     std::string name;
     std::vector<double> xs, ys;

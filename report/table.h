@@ -27,7 +27,6 @@ class TextTable {
   explicit TextTable(std::vector<std::string> headers);
 
   void add_row(std::vector<std::string> cells);
-  int64_t row_count() const { return static_cast<int64_t>(rows_.size()); }
   std::string render() const;
 
  private:

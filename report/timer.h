@@ -1,8 +1,7 @@
 // timer.h — wall-clock timing for benchmarks and latency reports.
 //
 // Timer measures elapsed time on std::chrono::steady_clock (monotonic: it
-// never jumps when the system clock is set), from construction or the last
-// restart().
+// never jumps when the system clock is set), from construction.
 //
 // LatencyStats collects one duration per sample (seconds) and summarises them:
 // count, mean, min, max and percentiles. Percentiles use the nearest-rank

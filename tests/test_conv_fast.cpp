@@ -86,7 +86,7 @@ TEST_CASE("padded-copy im2col and col2im equal their per-element twins", "[conv-
 TEST_CASE("conv with kept columns equals the reference on random shapes", "[conv-fast]") {
   Rng shapes(33), weights(34);
   for (int threads : {1, 2}) {
-    set_num_threads(threads);
+    ThreadCountScope scope(threads);
     for (int trial = 0; trial < 24; ++trial) {
       const int groups = draw(shapes, 1, 3);
       const int in = groups * draw(shapes, 1, 3), out = groups * draw(shapes, 1, 4);
@@ -103,7 +103,6 @@ TEST_CASE("conv with kept columns equals the reference on random shapes", "[conv
       require_matches_reference(conv2, random_tensor(Shape{batch, 5, 15, 15}, 9), 10);
     }
   }
-  set_num_threads(2);
 }
 
 TEST_CASE("conv recomputes columns when the batch's columns exceed the cache limit", "[conv-fast]") {
@@ -112,12 +111,11 @@ TEST_CASE("conv recomputes columns when the batch's columns exceed the cache lim
   REQUIRE(int64_t{9} * size * size * 4 * batch > Conv2d::kMaxKeptColumnBytes);
   Rng rng(41);
   for (int threads : {1, 2}) {
-    set_num_threads(threads);
+    ThreadCountScope scope(threads);
     Conv2d conv(1, 1, 3, Conv2dOptions{1, 1, 1, true}, rng);
     // dW sums 1e6 products per element: float rounding alone reaches ~2e-5.
     require_matches_reference(conv, random_tensor(Shape{batch, 1, size, size}, 42), 43, 1e-4f);
   }
-  set_num_threads(2);
 }
 
 TEST_CASE("backward uses the columns of the latest train-mode forward", "[conv-fast]") {
@@ -125,7 +123,7 @@ TEST_CASE("backward uses the columns of the latest train-mode forward", "[conv-f
   // between must not disturb what the next train forward keeps.
   Rng rng(51);
   for (int threads : {1, 2}) {
-    set_num_threads(threads);
+    ThreadCountScope scope(threads);
     Conv2d conv(3, 4, 3, Conv2dOptions{1, 1, 1, true}, rng);
     conv.forward(random_tensor(Shape{6, 3, 9, 9}, 52), Mode::train);
     conv.forward(random_tensor(Shape{4, 3, 11, 11}, 53), Mode::eval);
@@ -135,7 +133,6 @@ TEST_CASE("backward uses the columns of the latest train-mode forward", "[conv-f
     REQUIRE_THROWS_WITH(conv.backward(random_tensor(Shape{2, 4, 9, 9}, 57)),
                         Catch::Contains("without a train-mode forward"));
   }
-  set_num_threads(2);
 }
 
 TEST_CASE("inference convs (direct shifted-row path and im2col path) equal the reference", "[conv-fast]") {
@@ -144,7 +141,7 @@ TEST_CASE("inference convs (direct shifted-row path and im2col path) equal the r
   // positions, channel counts that leave 1, 2 and 3 in the last block of 4.
   Rng shapes(61), weights(62);
   for (int threads : {1, 2}) {
-    set_num_threads(threads);
+    ThreadCountScope scope(threads);
     for (int trial = 0; trial < 40; ++trial) {
       const int in = draw(shapes, 1, 6), out = draw(shapes, 1, 11);
       const int kernel = draw(shapes, 1, 5), padding = draw(shapes, 0, 3);
@@ -178,5 +175,4 @@ TEST_CASE("inference convs (direct shifted-row path and im2col path) equal the r
                                   conv2d_forward_reference(b, conv3.weight.value, conv3.bias.value, 1, 3, 1)) < 1e-5f);
     }
   }
-  set_num_threads(2);
 }

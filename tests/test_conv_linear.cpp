@@ -40,7 +40,7 @@ TEST_CASE("gemm and gemm_parallel equal the triple loop for every transpose", "[
   for (bool ta : {false, true})
     for (bool tb : {false, true})
       for (int threads : {1, 2}) {
-        set_num_threads(threads);
+        ThreadCountScope scope(threads);
         Tensor A = random_tensor(Shape{M * K}, 1), B = random_tensor(Shape{K * N}, 2);
         Tensor C_fast = random_tensor(Shape{M * N}, 3), C_ref = C_fast.clone(), C_par = C_fast.clone();
         const int lda = ta ? M : K, ldb = tb ? K : N;
@@ -51,7 +51,6 @@ TEST_CASE("gemm and gemm_parallel equal the triple loop for every transpose", "[
         REQUIRE(max_abs_difference(C_fast, C_ref) < 1e-4f);
         REQUIRE(max_abs_difference(C_par, C_ref) < 1e-4f);
       }
-  set_num_threads(2);
 }
 
 TEST_CASE("col2im is the adjoint of im2col", "[conv]") {
@@ -109,7 +108,7 @@ TEST_CASE("fast conv equals the direct convolution on many shapes", "[conv]") {
   };
   Rng rng(5);
   for (int threads : {1, 2}) {
-    set_num_threads(threads);
+    ThreadCountScope scope(threads);
     for (const ConvCase& c : cases) {
       Conv2d conv(c.in, c.out, c.kernel, Conv2dOptions{c.stride, c.padding, c.groups, c.bias}, rng);
       Tensor x = random_tensor(Shape{c.batch, c.in, c.size, c.size}, 17);
@@ -130,7 +129,35 @@ TEST_CASE("fast conv equals the direct convolution on many shapes", "[conv]") {
       if (c.bias) REQUIRE(relative_difference(conv.bias.grad, db_ref) < 1e-5f);
     }
   }
-  set_num_threads(2);
+}
+
+TEST_CASE("a conv told its input gradient is not needed skips dx and keeps the parameter gradients", "[conv]") {
+  const ConvCase cases[] = {
+      {8, 1, 5, 28, 5, 1, 3, 1, true},  // B-LeNet's first conv, images over threads
+      {1, 4, 8, 9, 3, 1, 1, 2, false},  // grouped, one image: GEMMs split over threads
+      {3, 8, 16, 6, 1, 1, 0, 1, true},  // 1×1: the column gradient would be dx itself
+  };
+  for (int threads : {1, 2}) {
+    ThreadCountScope scope(threads);
+    for (const ConvCase& c : cases) {
+      Rng first(9), second(9);  // the same weights in both
+      Conv2d with_dx(c.in, c.out, c.kernel, Conv2dOptions{c.stride, c.padding, c.groups, c.bias}, first);
+      Conv2d without_dx(c.in, c.out, c.kernel, Conv2dOptions{c.stride, c.padding, c.groups, c.bias}, second);
+      without_dx.set_needs_input_grad(false);
+      REQUIRE(with_dx.needs_input_grad());
+      const Tensor x = random_tensor(Shape{c.batch, c.in, c.size, c.size}, 21);
+      const Tensor dy = random_tensor(with_dx.out_shape(x.shape()), 22);
+      with_dx.forward(x, Mode::train);
+      without_dx.forward(x, Mode::train);
+      with_dx.zero_grad();
+      without_dx.zero_grad();
+      INFO(with_dx.describe() << " threads " << threads);
+      REQUIRE(with_dx.backward(dy).shape() == x.shape());
+      REQUIRE_FALSE(without_dx.backward(dy).defined());
+      REQUIRE(max_abs_difference(with_dx.weight.grad, without_dx.weight.grad) == 0.0f);
+      if (c.bias) REQUIRE(max_abs_difference(with_dx.bias.grad, without_dx.bias.grad) == 0.0f);
+    }
+  }
 }
 
 TEST_CASE("conv and linear gradients match finite differences", "[conv]") {

@@ -407,18 +407,21 @@ TEST_CASE("large inputs give the same answers on one thread and on several", "[l
   layers.push_back(std::make_unique<GlobalAvgPool2d>());
   layers.push_back(std::make_unique<BatchNorm2d>(16));
   layers.push_back(std::make_unique<LocalResponseNorm>(5, 0.5f));
-  const int original_threads = num_threads();
   for (LayerPtr& layer : layers) {
     INFO(layer->describe());
     const Shape out = layer->out_shape(x.shape());
     const Tensor dy = random_tensor(out, 17);
-    set_num_threads(1);
-    const Tensor y_serial = layer->forward(x, Mode::train);
-    const Tensor dx_serial = layer->backward(dy);
-    set_num_threads(2);
-    const Tensor y_parallel = layer->forward(x, Mode::train);
-    const Tensor dx_parallel = layer->backward(dy);
-    set_num_threads(original_threads);
+    Tensor y_serial, dx_serial, y_parallel, dx_parallel;
+    {
+      ThreadCountScope serial(1);
+      y_serial = layer->forward(x, Mode::train);
+      dx_serial = layer->backward(dy);
+    }
+    {
+      ThreadCountScope parallel(2);
+      y_parallel = layer->forward(x, Mode::train);
+      dx_parallel = layer->backward(dy);
+    }
     REQUIRE(max_abs_difference(y_serial, y_parallel) == 0.0f);
     REQUIRE(max_abs_difference(dx_serial, dx_parallel) == 0.0f);
   }

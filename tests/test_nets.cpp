@@ -12,6 +12,7 @@
 
 #include "engine/error.h"
 #include "engine/loss.h"
+#include "layers/conv2d.h"
 #include "nets/early_exit.h"
 #include "pipeline/model_file.h"
 #include "nets/registry.h"
@@ -110,6 +111,44 @@ TEST_CASE("joint backward through trunk and branch matches finite differences", 
   REQUIRE(result.coordinates_checked > 100);
 }
 
+TEST_CASE("joint backward never computes the input's gradient, and the parameter gradients stay the same", "[nets]") {
+  auto skipping = small_b_lenet(3), computing = small_b_lenet(3);
+  REQUIRE_FALSE(skipping->stage(0).needs_input_grad());
+  REQUIRE_FALSE(skipping->stage(0).layer(0).needs_input_grad());  // conv1
+  REQUIRE(skipping->stage(1).needs_input_grad());
+  computing->stage(0).set_needs_input_grad(true);
+  REQUIRE(computing->stage(0).layer(0).needs_input_grad());
+
+  const Tensor x = random_tensor(Shape{4, 1, 12, 12}, 8);
+  for (BranchyNet* net : {skipping.get(), computing.get()}) {
+    const std::vector<Tensor> logits = net->forward_exits(x, Mode::train);
+    std::vector<Tensor> d_logits;
+    for (const Tensor& l : logits) d_logits.push_back(random_tensor(l.shape(), 9));
+    net->zero_grad();
+    net->backward_exits(d_logits);
+  }
+  const auto a = skipping->named_params(), b = computing->named_params();
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO(a[i].name);
+    REQUIRE(max_abs_difference(a[i].param->grad, b[i].param->grad) == 0.0f);
+  }
+
+  // Stage 0 alone returns no dx; a layer added to a told Sequential is told too.
+  skipping->stage(0).forward(x, Mode::train);
+  REQUIRE_FALSE(skipping->stage(0).backward(random_tensor(skipping->stage(0).out_shape(x.shape()), 10)).defined());
+  Sequential later;
+  later.set_needs_input_grad(false);
+  Rng rng(1);
+  later.emplace<Conv2d>("conv1", 1, 2, 3, Conv2dOptions{}, rng);
+  later.emplace<Conv2d>("conv2", 2, 2, 3, Conv2dOptions{}, rng);
+  REQUIRE_FALSE(later.layer(0).needs_input_grad());
+  REQUIRE(later.layer(1).needs_input_grad());  // its dx feeds conv1's backward
+  const Tensor small = random_tensor(Shape{2, 1, 7, 7}, 11);
+  later.forward(small, Mode::train);
+  REQUIRE_FALSE(later.backward(random_tensor(later.out_shape(small.shape()), 12)).defined());
+}
+
 namespace {
 
 // One call a Spy saw: which segment, and a copy of the rows it was given.
@@ -175,9 +214,9 @@ std::vector<std::string> segments_called(const std::vector<SpyCall>& log) {
 // A b-resnet small enough for a test: three exits on 1×10×10, 3 classes.
 std::unique_ptr<BranchyNet> small_b_resnet(uint64_t seed) {
   Json config = Json::object();
-  config.set("base_channels", 4);
-  config.set("branch0_width", 4);
-  config.set("branch1_width", 4);
+  config["base_channels"] = 4;
+  config["branch0_width"] = 4;
+  config["branch1_width"] = 4;
   return build_network("b-resnet", config, Shape{1, 1, 10, 10}, 3, seed);
 }
 
@@ -230,7 +269,7 @@ TEST_CASE("a spy in every segment sees exited samples never reach a later stage,
   REQUIRE_FALSE(rows_reaching(2).empty());
 
   log.clear();
-  const EarlyExitResult r = infer_early_exit(*net, x, {threshold0, threshold1});
+  const RouteResult r = infer_early_exit(*net, x, {threshold0, threshold1});
   // Each segment ran once, branch i right after stage i and before stage i+1.
   REQUIRE(segments_called(log) == std::vector<std::string>{"stage0", "branch0", "stage1", "branch1", "stage2"});
   const std::vector<std::vector<int64_t>> seen_by = {

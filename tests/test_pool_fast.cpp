@@ -36,7 +36,6 @@ bool same_value(float a, float b) { return (std::isnan(a) && std::isnan(b)) || a
 
 TEST_CASE("framed max pooling equals the clipped-window definition, argmax included", "[pool-fast]") {
   Rng rng(5);
-  const int saved_threads = num_threads();
   for (int trial = 0; trial < 120; ++trial) {
     const int kernel = draw(rng, 1, 4);
     const int stride = draw(rng, 1, 3);
@@ -44,7 +43,7 @@ TEST_CASE("framed max pooling equals the clipped-window definition, argmax inclu
     const bool ceil_mode = rng.below(2) == 1;
     const int64_t height = draw(rng, kernel, 13), width = draw(rng, kernel, 13);
     const Shape shape{draw(rng, 1, 3), draw(rng, 1, 40), height, width};
-    set_num_threads(trial % 2 == 0 ? 1 : 2);
+    ThreadCountScope scope(trial % 2 == 0 ? 1 : 2);
     MaxPool2d pool(kernel, stride, padding, ceil_mode);
     INFO(pool.describe() << " on " << shape.str() << " threads " << num_threads());
     const Tensor x = awkward_input(shape, rng);
@@ -71,5 +70,4 @@ TEST_CASE("framed max pooling equals the clipped-window definition, argmax inclu
       REQUIRE(dx[target] == 1.0f);
     }
   }
-  set_num_threads(saved_threads);
 }

@@ -5,7 +5,6 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <filesystem>
 #include <limits>
 #include <set>
 
@@ -23,6 +22,7 @@
 #include "predictors/predictor_rules.h"
 #include "tests/gradcheck.h"
 #include "tests/small_nets.h"
+#include "tests/temp_folder.h"
 
 using namespace branchy;
 using branchy::testing::random_tensor;
@@ -227,9 +227,8 @@ TEST_CASE("skip-pred that always tries is branchy; one that never tries is full"
 TEST_CASE("predictors survive the model file; a mismatched tensor is named", "[router]") {
   auto net = small_b_resnet(13);
   const Tensor x = random_tensor(Shape{6, 1, 12, 12}, 25);
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "branchy_test_router";
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / "model.safetensors").string();
+  const branchy::testing::TemporaryFolder folder("router");
+  const std::string path = folder.file("model.safetensors");
   ModelInfo info;
   info.thresholds = median_thresholds(*net, x);
   for (auto& p : every_predictor(*net)) info.replace_predictor(p);
@@ -266,7 +265,6 @@ TEST_CASE("predictors survive the model file; a mismatched tensor is named", "[r
   } catch (const Error& e) {
     REQUIRE(std::string(e.what()).find("predictor.skip.each.point1.fc1.weight") != std::string::npos);
   }
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("the MACs of a predicted route add up by hand on B-LeNet", "[router]") {

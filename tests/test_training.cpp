@@ -1,10 +1,12 @@
 // The training loop end to end: a tiny branchy net learns a small synthetic
 // task well above chance, a resumed run equals an uninterrupted one, and a
-// diverging run stops with a clear error without touching saved checkpoints.
+// diverging run stops with a clear error without touching saved checkpoints,
+// and the trunk phase leaves the branches alone.
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -176,8 +178,8 @@ TEST_CASE("the output folder is created with its parents; a file in its way is a
   const DatasetSplits data = quadrant_splits();
   const Normalizer normalizer = Normalizer::from_dataset(data.train);
   auto net = tiny_b_lenet();
-  const std::string root = "build/test_runs/folders";
-  std::filesystem::remove_all(root);
+  const TemporaryFolder folder("folders");
+  const std::string root = folder.path();
   const TrainResult result = train_network(*net, data, normalizer, quick_options(root + "/a/b", 1));
   REQUIRE(std::filesystem::is_regular_file(result.model_path));
   std::ofstream(root + "/file") << "in the way";
@@ -185,4 +187,39 @@ TEST_CASE("the output folder is created with its parents; a file in its way is a
                       root + "/file: exists and is not a folder");
   REQUIRE_THROWS_WITH(train_network(*net, data, normalizer, quick_options(root + "/file/sub", 1)),
                       Catch::StartsWith(root + "/file/sub: cannot create folder: "));
+}
+
+TEST_CASE("the trunk phase runs the trunk alone: branch weights and batch-norm statistics stay as they were",
+          "[training]") {
+  const DatasetSplits data = quadrant_splits();
+  const Normalizer normalizer = Normalizer::from_dataset(data.train);
+  // b-resnet's branches hold batch norm, whose running statistics any train-mode forward would move.
+  auto net = build_network("b-resnet", parse_config_overrides("depth=8,base_channels=4,branch0_width=4,branch1_width=4"),
+                           Shape{1, 1, 12, 12}, 4, 11);
+  std::vector<std::pair<std::string, Tensor>> before;
+  for (const ParamRef& p : net->named_params()) before.push_back({p.name, p.param->value.clone()});
+  const TemporaryFolder folder("trunk-only");
+  TrainOptions o = quick_options(folder.path(), 0);
+  o.trunk_epochs = 1;
+  const TrainResult result = train_network(*net, data, normalizer, o);
+  REQUIRE(result.epochs.size() == 1);
+  REQUIRE(result.epochs[0].phase == "trunk");
+  REQUIRE(std::isnan(result.epochs[0].train_accuracy[0]));  // branch 0 was not run
+  REQUIRE(std::isfinite(result.epochs[0].train_accuracy.back()));
+
+  const auto after = net->named_params();
+  REQUIRE(after.size() == before.size());
+  bool branch_statistics_seen = false, stage_changed = false;
+  for (size_t i = 0; i < after.size(); ++i) {
+    INFO(after[i].name);
+    const float change = max_abs_difference(after[i].param->value, before[i].second);
+    if (after[i].name.rfind("branch", 0) == 0) {
+      REQUIRE(change == 0.0f);
+      branch_statistics_seen |= after[i].name.find("running_mean") != std::string::npos;
+    } else {
+      stage_changed |= change > 0.0f;
+    }
+  }
+  REQUIRE(branch_statistics_seen);
+  REQUIRE(stage_changed);
 }

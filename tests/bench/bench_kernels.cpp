@@ -349,7 +349,7 @@ Peak measure_peak(double budget, Rng& rng) {
          c = random_floats(int64_t{n} * n, rng);
   Peak peak;
   for (int threads : thread_counts) {
-    set_num_threads(threads);
+    ThreadCountScope scope(threads);
     const Timing t = time_calls(
         [&] { gemm_parallel(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n); },
         budget);
@@ -357,12 +357,13 @@ Peak measure_peak(double budget, Rng& rng) {
   }
   // OpenBLAS threading itself, which the engine never uses (threads.h): shown
   // so a reader sees what gemm_parallel's OpenMP split costs or gains.
-  set_num_threads(1);
-  openblas_set_num_threads(2);
-  const Timing t = time_calls(
-      [&] { gemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n); }, budget);
-  peak.openblas_threads_gflops = gflops(flops, t.median);
-  set_num_threads(1);  // pins OpenBLAS back to one thread
+  {
+    ThreadCountScope one(1);
+    openblas_set_num_threads(2);
+    const Timing t = time_calls(
+        [&] { gemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n); }, budget);
+    peak.openblas_threads_gflops = gflops(flops, t.median);
+  }  // leaving the scope pins OpenBLAS back to one thread
   return peak;
 }
 
@@ -471,7 +472,7 @@ bool parse_options(int argc, char** argv, Options& options) {
 // convolution, timed side by side, and which one direct_conv_pays() picks.
 // This table is what the rule is tuned on.
 void compare_inference_paths(const Options& options, double budget, Rng& rng) {
-  set_num_threads(1);
+  ThreadCountScope one(1);
   std::printf("\ninference convs, batch 1, 1 thread: shifted-row direct vs im2col + sgemm (GMAC/s)\n");
   std::printf("%-10s %-14s %-26s %10s %8s %8s %7s  %s\n", "net", "layer", "shape", "MACs", "direct", "im2col",
               "ratio", "rule picks");
@@ -542,7 +543,7 @@ void run(const Options& options) {
       const std::string shape =
           without_kind(conv.describe()) + " @" + std::to_string(s.size) + "x" + std::to_string(s.size);
       for (int threads : thread_counts) {
-        set_num_threads(threads);
+        ThreadCountScope scope(threads);
         report(measure(conv, x, reference, budget, rng), s.net, s.layer, shape, batch, threads);
       }
     }
@@ -552,7 +553,7 @@ void run(const Options& options) {
       const Tensor x = random_tensor(Shape{batch, s.in}, rng);  // (N, F_in)
       LinearAsGemm reference(s, batch, rng);
       for (int threads : thread_counts) {
-        set_num_threads(threads);
+        ThreadCountScope scope(threads);
         report(measure(linear, x, reference, budget, rng), s.net, s.layer, without_kind(linear.describe()), batch,
                threads);
       }
