@@ -156,11 +156,34 @@ TEST_CASE("cli: exclusive options are rejected", "[cli]") {
                       "--image FILE or --index N");
 }
 
+TEST_CASE("cli: predictor and policy choices are checked before any work", "[cli]") {
+  ModelFiles files;
+  const std::string threads = current_threads();
+  require_usage_error(branchy_run({"fit-predictor", files.model(), "--threads", threads}), "fit-predictor", "--kind");
+  require_usage_error(branchy_run({"fit-predictor", files.model(), "--kind", "guess", "--threads", threads}),
+                      "fit-predictor", "--kind");
+  require_usage_error(
+      branchy_run({"fit-predictor", files.model(), "--kind", "skip", "--placement", "first", "--threads", threads}),
+      "fit-predictor", "each branch point");
+  require_usage_error(
+      branchy_run({"fit-predictor", files.model(), "--kind", "exit", "--features", "grid4+median", "--threads", threads}),
+      "fit-predictor", "unknown part 'median'");
+  require_usage_error(branchy_run({"eval", files.model(), "--policy", "full,psychic", "--threads", threads}), "eval",
+                      "no policy 'psychic'");
+  // A model without calibrated thresholds has nothing to predict: a run-time error naming the file.
+  const Outcome uncalibrated =
+      branchy_run({"fit-predictor", files.model(), "--kind", "exit", "--placement", "first", "--threads", threads});
+  INFO("stderr: " << uncalibrated.err);
+  REQUIRE(uncalibrated.status == 1);
+  REQUIRE(uncalibrated.err.find("no calibrated thresholds") != std::string::npos);
+  REQUIRE(uncalibrated.err.find(files.model()) != std::string::npos);
+}
+
 TEST_CASE("cli: --help exits 0 and lists the options", "[cli]") {
   const Outcome top = branchy_run({"--help"});
   REQUIRE(top.status == 0);
   REQUIRE(top.err.empty());
-  for (const char* command : {"train", "eval", "infer", "info", "calibrate"})
+  for (const char* command : {"train", "eval", "infer", "info", "calibrate", "fit-predictor"})
     REQUIRE(top.out.find(command) != std::string::npos);
   REQUIRE(branchy_run({"help"}).status == 0);
 
