@@ -14,24 +14,8 @@
 #include "tests/small_nets.h"
 
 using namespace branchy;
+using branchy::testing::random_image_dataset;
 using branchy::testing::small_b_lenet;
-
-namespace {
-
-Dataset random_images(int64_t count, uint64_t seed) {
-  Dataset d;
-  d.channels = 1;
-  d.height = d.width = 12;
-  d.num_classes = 4;
-  d.name = "random";
-  Rng rng(seed);
-  d.pixels.resize(static_cast<size_t>(count * d.sample_bytes()));
-  for (uint8_t& p : d.pixels) p = static_cast<uint8_t>(rng.below(256));
-  for (int64_t i = 0; i < count; ++i) d.labels.push_back(static_cast<int>(rng.below(4)));
-  return d;
-}
-
-}  // namespace
 
 TEST_CASE("segment costs add up along paths", "[policy]") {
   SegmentCosts t;
@@ -51,7 +35,7 @@ TEST_CASE("segment costs add up along paths", "[policy]") {
 
 TEST_CASE("evaluate_policies reports the network's own answers, exits and costs", "[policy]") {
   auto net = small_b_lenet(9);
-  const Dataset data = random_images(24, 3);
+  const Dataset data = random_image_dataset(24, 3);
   const Tensor images = data.images(0, data.size());  // no normaliser
   const std::vector<Tensor> logits = net->forward_exits(images, Mode::eval);
   const std::vector<int> exit0 = argmax_rows(logits[0]), last = argmax_rows(logits[1]);
@@ -100,7 +84,7 @@ TEST_CASE("evaluate_policies reports the network's own answers, exits and costs"
 
 TEST_CASE("time_segments times every stage and branch, and rejects bad requests", "[policy]") {
   auto net = small_b_lenet(9);
-  const Dataset data = random_images(4, 5);
+  const Dataset data = random_image_dataset(4, 5);
   const Tensor images = data.images(0, data.size());
   const SegmentCosts t = time_segments(*net, images, 3, 2);
   REQUIRE(t.stage.size() == 2);

@@ -25,6 +25,7 @@
 #include "tests/temp_folder.h"
 
 using namespace branchy;
+using branchy::testing::random_image_dataset;
 using branchy::testing::random_tensor;
 
 namespace {
@@ -37,19 +38,6 @@ std::unique_ptr<BranchyNet> small_b_resnet(uint64_t seed) {
   config["branch0_width"] = 2;
   config["branch1_width"] = 4;
   return build_network("b-resnet", config, Shape{1, 1, 12, 12}, 4, seed);
-}
-
-Dataset random_images(int64_t count, uint64_t seed) {
-  Dataset d;
-  d.channels = 1;
-  d.height = d.width = 12;
-  d.num_classes = 4;
-  d.name = "random";
-  Rng rng(seed);
-  d.pixels.resize(static_cast<size_t>(count * d.sample_bytes()));
-  for (uint8_t& p : d.pixels) p = static_cast<uint8_t>(rng.below(256));
-  for (int64_t i = 0; i < count; ++i) d.labels.push_back(static_cast<int>(rng.below(4)));
-  return d;
 }
 
 // Thresholds at the median entropy of each branch on x: the exits mix.
@@ -110,7 +98,7 @@ class SpyLayer : public Layer {
 
 TEST_CASE("calibration's replayed figures equal really running the early-exit policy", "[router]") {
   auto net = small_b_resnet(3);
-  const Dataset data = random_images(40, 7);
+  const Dataset data = random_image_dataset(40, 7);
   const Tensor images = data.images(0, data.size());
   const ExitOutputs outputs = run_all_exits(*net, data, nullptr, 16);
   const std::vector<float> median = median_thresholds(*net, images);
@@ -129,7 +117,7 @@ TEST_CASE("calibration's replayed figures equal really running the early-exit po
 
 TEST_CASE("the oracle takes BranchyNet's exit and answer, on the direct path", "[router]") {
   auto net = small_b_resnet(5);
-  const Dataset data = random_images(30, 9);
+  const Dataset data = random_image_dataset(30, 9);
   const Tensor images = data.images(0, data.size());
   const std::vector<float> thresholds = median_thresholds(*net, images);
   const RouteResult branchy = infer_early_exit(*net, images, thresholds);
@@ -149,7 +137,7 @@ TEST_CASE("the oracle takes BranchyNet's exit and answer, on the direct path", "
 
 TEST_CASE("every policy routes a batch as it routes its samples one by one", "[router]") {
   auto net = small_b_resnet(7);
-  const Dataset data = random_images(24, 13);
+  const Dataset data = random_image_dataset(24, 13);
   const Tensor images = data.images(0, data.size());
   const std::vector<float> thresholds = median_thresholds(*net, images);
   const auto predictors = every_predictor(*net);
