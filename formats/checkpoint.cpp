@@ -6,6 +6,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstdio>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <set>
@@ -298,6 +299,14 @@ void load_params(const Checkpoint& checkpoint, const std::vector<ParamRef>& para
     list(mismatched, "with another shape:");
     message.pop_back();  // the last ';'
     throw Error(message);
+  }
+  // A NaN or infinite weight would give answers from garbage (a NaN branch
+  // bias once sent every sample out at the branch): refuse it, by name.
+  for (const ParamRef& ref : params) {
+    const Tensor& source = *stored.at(ref.name);
+    for (int64_t i = 0; i < source.numel(); ++i)
+      BRANCHY_CHECK(std::isfinite(source[i]), path_for_errors, ": tensor ", quoted(ref.name), " holds ", source[i],
+                    " at element ", i, "; a model's weights must be finite numbers");
   }
 
   for (const ParamRef& ref : params) {

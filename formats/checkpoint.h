@@ -28,7 +28,8 @@
 //   Requires: every checkpoint tensor has a Param of the same name and shape,
 //   and every Param has a tensor. Ensures: each Param's value holds the saved
 //   values (grads untouched). Fails: Error naming the file and the first few
-//   missing, unexpected and mismatched names; no Param is changed then.
+//   missing, unexpected and mismatched names, or the first tensor holding
+//   a NaN or an infinity (by name); no Param is changed then.
 #pragma once
 
 #include <map>

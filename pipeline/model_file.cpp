@@ -1,6 +1,7 @@
 #include "pipeline/model_file.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "engine/error.h"
@@ -167,6 +168,8 @@ void read_model_info(const Checkpoint& checkpoint, const std::string& path, cons
     info.thresholds = json_to_floats(parse_metadata_json(checkpoint, "thresholds", path), path + " thresholds");
   BRANCHY_CHECK(info.thresholds.empty() || static_cast<int>(info.thresholds.size()) == net.num_exits() - 1,
                 path, ": ", info.thresholds.size(), " thresholds for ", net.num_exits() - 1, " branches");
+  for (float t : info.thresholds)  // the same rule as --thresholds on the command line
+    BRANCHY_CHECK(std::isfinite(t) && t >= 0, path, ": threshold ", t, " is not a non-negative number");
   if (checkpoint.metadata.count("training")) info.training = parse_metadata_json(checkpoint, "training", path);
   if (checkpoint.metadata.count("dataset")) info.dataset = parse_metadata_json(checkpoint, "dataset", path);
   BRANCHY_CHECK(info.training.is_object() && info.dataset.is_object(), path,

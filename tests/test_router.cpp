@@ -342,3 +342,30 @@ TEST_CASE("each kind of predictor learns a synthetic routing task", "[router]") 
     REQUIRE(agreement > majority + 0.2);
   }
 }
+
+TEST_CASE("a model file with a non-finite weight or a negative threshold is refused, by name", "[router]") {
+  auto net = small_b_resnet(19);
+  const branchy::testing::TemporaryFolder folder("hostile-model");
+  const std::string path = folder.file("model.safetensors");
+  ModelInfo info;
+  info.thresholds = {0.5f, 0.5f};
+  save_model(path, *net, info);
+  REQUIRE_NOTHROW(load_model(path));
+
+  // A NaN branch bias once sent every sample out at the branch, "5x faster".
+  Checkpoint file = load_safetensors(path);
+  for (NamedTensor& t : file.tensors)
+    if (t.name == "branch0.fc.bias") t.tensor[1] = std::numeric_limits<float>::quiet_NaN();
+  save_safetensors(path, file.tensors, file.metadata);
+  REQUIRE_THROWS_WITH(load_model(path), Catch::Contains("branch0.fc.bias") && Catch::Contains("finite"));
+
+  info.thresholds = {-1.0f, 0.5f};  // --thresholds -1 is refused on the command line; so is the file
+  save_model(path, *net, info);
+  REQUIRE_THROWS_WITH(load_model(path), Catch::Contains(path) && Catch::Contains("threshold -1"));
+
+  // And a NaN entropy never passes a threshold: a NaN logit leaves at the last exit.
+  Tensor logits = Tensor::filled(Shape{1, 4}, 0.0f);
+  logits[2] = std::numeric_limits<float>::quiet_NaN();
+  REQUIRE(std::isnan(softmax_entropy(logits)[0]));
+  REQUIRE_FALSE(exits_here(softmax_entropy(logits)[0], 10.0f));
+}
