@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -37,10 +38,16 @@ bool starts_with_gzip_magic(std::FILE* file) {
   return got == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
 }
 
-std::vector<uint8_t> read_plain(std::FILE* file, const std::string& path) {
+[[noreturn]] void fail_too_large(const std::string& path, uint64_t max_bytes, const std::string& why) {
+  fail("file ", path, ": holds more than ", max_bytes, " bytes", why.empty() ? "" : " (" + why + ")");
+}
+
+std::vector<uint8_t> read_plain(std::FILE* file, const std::string& path, uint64_t max_bytes,
+                                const std::string& why) {
   std::vector<uint8_t> bytes;
   std::error_code error;
   const auto size = std::filesystem::file_size(path, error);
+  if (!error && size > max_bytes) fail_too_large(path, max_bytes, why);
   if (!error) bytes.reserve(static_cast<size_t>(size));
   std::vector<uint8_t> chunk(chunk_bytes);
   for (;;) {
@@ -52,15 +59,19 @@ std::vector<uint8_t> read_plain(std::FILE* file, const std::string& path) {
   return bytes;
 }
 
-std::vector<uint8_t> read_gzip(const std::string& path) {
+// Inflates at most max_bytes + 1 bytes: a small file that would inflate to
+// gigabytes stops as soon as it passes what the caller can use.
+std::vector<uint8_t> read_gzip(const std::string& path, uint64_t max_bytes, const std::string& why) {
   std::unique_ptr<gzFile_s, GzCloser> file(gzopen(path.c_str(), "rb"));
   if (!file) fail("cannot open file ", path, ": ", std::strerror(errno));
   gzbuffer(file.get(), 256 * 1024);
   std::vector<uint8_t> bytes;
   for (;;) {
     const size_t old_size = bytes.size();
-    bytes.resize(old_size + chunk_bytes);
-    const int got = gzread(file.get(), bytes.data() + old_size, static_cast<unsigned>(chunk_bytes));
+    if (old_size > max_bytes) fail_too_large(path, max_bytes, why);
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(chunk_bytes, max_bytes + 1 - old_size));
+    bytes.resize(old_size + want);
+    const int got = gzread(file.get(), bytes.data() + old_size, static_cast<unsigned>(want));
     bytes.resize(old_size + static_cast<size_t>(got > 0 ? got : 0));
     int error_number = Z_OK;
     const char* message = gzerror(file.get(), &error_number);
@@ -82,15 +93,32 @@ bool is_regular_file(const std::string& path) {
   return std::filesystem::is_regular_file(path, error);
 }
 
-std::vector<uint8_t> read_file_bytes(const std::string& path) {
+std::vector<uint8_t> read_file_bytes(const std::string& path, uint64_t max_bytes, const std::string& why) {
   auto file = open_or_fail(path);
   const bool gzip = starts_with_gzip_magic(file.get());
   if (gzip) {
     file.reset();
-    return read_gzip(path);
+    return read_gzip(path, max_bytes, why);
   }
   std::rewind(file.get());
-  return read_plain(file.get(), path);
+  return read_plain(file.get(), path, max_bytes, why);
+}
+
+std::vector<uint8_t> read_file_head(const std::string& path, size_t count) {
+  auto file = open_or_fail(path);
+  const bool gzip = starts_with_gzip_magic(file.get());
+  file.reset();
+  std::vector<uint8_t> head(count);
+  if (gzip) {
+    std::unique_ptr<gzFile_s, GzCloser> gz(gzopen(path.c_str(), "rb"));
+    if (!gz) fail("cannot open file ", path, ": ", std::strerror(errno));
+    const int got = gzread(gz.get(), head.data(), static_cast<unsigned>(count));
+    head.resize(static_cast<size_t>(got > 0 ? got : 0));
+    return head;
+  }
+  file = open_or_fail(path);
+  head.resize(std::fread(head.data(), 1, count, file.get()));
+  return head;
 }
 
 }  // namespace branchy

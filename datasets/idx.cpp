@@ -33,9 +33,24 @@ struct IdxPayload {
   size_t data_offset = 0;
 };
 
+// What the header at the start of `path` declares the whole file to hold, in
+// bytes, when it has the expected magic and dimensions that fit in 64 bits;
+// else max_data_file_bytes (the checks after reading then say what is wrong).
+uint64_t declared_file_bytes(const std::string& path, uint32_t expected_magic) {
+  const size_t rank = expected_magic & 0xff, header = 4 + 4 * rank;
+  const std::vector<uint8_t> head = read_file_head(path, header);
+  if (head.size() < header || read_big_endian_u32(head.data()) != expected_magic) return max_data_file_bytes;
+  unsigned __int128 total = 1;
+  for (size_t d = 0; d < rank; ++d) total *= read_big_endian_u32(head.data() + 4 + 4 * d);
+  total += header;
+  return total > max_data_file_bytes ? max_data_file_bytes : static_cast<uint64_t>(total);
+}
+
 IdxPayload read_idx_payload(const std::string& path, uint32_t expected_magic) {
   IdxPayload idx;
-  idx.bytes = read_file_bytes(path);
+  // A gzip file that inflates past what its header declares stops there.
+  idx.bytes = read_file_bytes(path, declared_file_bytes(path, expected_magic),
+                             "the dimensions in its idx header declare that many");
   const std::vector<uint8_t>& bytes = idx.bytes;
   BRANCHY_CHECK(bytes.size() >= 4, "file ", path, ": wrong magic: only ", bytes.size(),
                 " bytes, too short for the 4-byte idx magic ", hex32(expected_magic));

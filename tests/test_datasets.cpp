@@ -274,6 +274,15 @@ TEST_CASE("every malformed idx file gives an error naming the file and the probl
       REQUIRE_THROWS_WITH(read_idx_images(images), Contains(images) && Contains("truncated gzip"));
     }
   }
+  SECTION("a gzip file that inflates past what its header declares stops there") {
+    // 2x3x4 images declared, 64 MiB of zeros behind them: a few KiB on disk.
+    std::vector<uint8_t> bomb = idx_bytes(idx_images_magic, {2, 3, 4}, two_images);
+    bomb.resize(bomb.size() + (size_t{64} << 20), 0);
+    write_bytes(images, bomb, true);
+    REQUIRE(read_raw(images).size() < (size_t{1} << 20));
+    REQUIRE_THROWS_WITH(read_idx_images(images), Contains(images) && Contains("holds more than 40 bytes") &&
+                                                     Contains("dimensions in its idx header"));
+  }
   SECTION("corrupt gzip data") {
     write_bytes(images, idx_bytes(idx_images_magic, {2, 3, 4}, two_images), true);
     std::vector<uint8_t> bytes = read_raw(images);
