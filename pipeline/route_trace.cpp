@@ -23,9 +23,11 @@ std::string joined(const std::vector<float>& values) {
 std::string csv_line(const Json& j) {
   std::string tried, entropies, scores;
   for (const Json& b : j.at("tried")) tried += (tried.empty() ? "" : ";") + std::to_string(json_int(b));
-  for (const Json& e : j.at("entropies"))
-    entropies += (entropies.empty() ? "" : ";") + std::to_string(json_int(e, "branch")) + ":" +
-                 csv_number(json_double(e, "entropy")) + "<" + csv_number(json_double(e, "threshold"));
+  for (const Json& e : j.at("entropies")) {
+    const std::string entropy = e.at("entropy").is_null() ? "nan" : csv_number(json_double(e, "entropy"));
+    entropies += (entropies.empty() ? "" : ";") + std::to_string(json_int(e, "branch")) + ":" + entropy +
+                 " (threshold " + csv_number(json_double(e, "threshold")) + ")";
+  }
   for (const auto& [point, values] : j.at("scores").items()) {
     std::vector<float> v;
     for (const Json& x : values) v.push_back(static_cast<float>(json_double(x)));

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <set>
 
@@ -18,6 +19,7 @@
 #include "pipeline/model_file.h"
 #include "pipeline/policy_eval.h"
 #include "pipeline/predictor_fit.h"
+#include "pipeline/route_trace.h"
 #include "predictors/policy.h"
 #include "predictors/predictor_rules.h"
 #include "tests/gradcheck.h"
@@ -368,4 +370,57 @@ TEST_CASE("a model file with a non-finite weight or a negative threshold is refu
   logits[2] = std::numeric_limits<float>::quiet_NaN();
   REQUIRE(std::isnan(softmax_entropy(logits)[0]));
   REQUIRE_FALSE(exits_here(softmax_entropy(logits)[0], 10.0f));
+}
+
+TEST_CASE("the route trace says, per sample and policy, what ran and why", "[router]") {
+  auto net = small_b_resnet(23);
+  const Dataset data = random_image_dataset(10, 29);
+  const Tensor images = data.images(0, data.size());
+  const std::vector<float> thresholds = median_thresholds(*net, images);
+  const auto predictors = every_predictor(*net);
+  const std::vector<Policy> policies =
+      policies_by_name({"branchy", "exit-pred@first:fallback"}, *net, thresholds, pointers(predictors));
+  const branchy::testing::TemporaryFolder folder("trace");
+  write_route_traces(folder.file("trace.jsonl"), policies, data, nullptr, thresholds);
+  write_route_traces(folder.file("trace.csv"), policies, data, nullptr, thresholds);
+
+  std::ifstream jsonl(folder.file("trace.jsonl"));
+  std::vector<Json> lines;
+  for (std::string line; std::getline(jsonl, line);) lines.push_back(parse_json(line, "trace"));
+  REQUIRE(lines.size() == 20);  // 10 samples x 2 policies
+  const RouteResult branchy = infer_early_exit(*net, images, thresholds);
+  for (int64_t n = 0; n < 10; ++n) {
+    const Json& j = lines[n];
+    REQUIRE(json_string(j, "policy") == "branchy");
+    REQUIRE(json_int(j, "sample") == n);
+    REQUIRE(json_int(j, "label") == data.labels[n]);
+    REQUIRE(json_int(j, "exit") == branchy.exit[n]);
+    REQUIRE(json_int(j, "answer") == branchy.prediction[n]);
+    REQUIRE(json_int(j, "macs") == branchy.macs[n]);
+    // BranchyNet tries every branch up to its exit; each entropy is there beside its threshold.
+    REQUIRE(j.at("entropies").size() == static_cast<size_t>(std::min(branchy.exit[n] + 1, 2)));
+    for (const Json& e : j.at("entropies")) {
+      const bool left_here = json_int(e, "branch") == branchy.exit[n];
+      REQUIRE(exits_here(static_cast<float>(json_double(e, "entropy")), static_cast<float>(json_double(e, "threshold"))) ==
+              left_here);
+    }
+    REQUIRE(j.at("scores").empty());
+  }
+  for (int64_t n = 0; n < 10; ++n) {  // the predictor's outputs at point 0: a probability per exit
+    const Json& scores = lines[10 + n].at("scores");
+    REQUIRE(scores.size() == 1);
+    REQUIRE(scores.at("point0").size() == 3);
+    double total = 0;
+    for (const Json& p : scores.at("point0")) total += json_double(p);
+    REQUIRE(total == Approx(1.0));
+  }
+  std::ifstream csv(folder.file("trace.csv"));
+  std::vector<std::string> rows;
+  for (std::string line; std::getline(csv, line);) rows.push_back(line);
+  REQUIRE(rows.size() == 21);
+  REQUIRE(rows[0] == "policy,sample,label,tried,entropies,scores,exit,answer,macs,buffered_bytes");
+  // Sample 0 under branchy: it tried branch 0 first, whose entropy comes first.
+  REQUIRE(rows[1].rfind("branchy,0," + std::to_string(data.labels[0]) + ",0", 0) == 0);
+  REQUIRE(rows[1].find(",0:") != std::string::npos);
+  REQUIRE(rows[1].find("(threshold ") != std::string::npos);
 }
