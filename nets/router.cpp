@@ -19,6 +19,7 @@ int64_t activation_bytes(const BranchyNet& net, int point) {
 
 RouteResult empty_result(const BranchyNet& net, int64_t N, bool with_trace) {
   const int K = net.num_exits() - 1;
+  BRANCHY_CHECK(K < 32, net.name(), " has ", K, " branches; routing records the branches tried in 32 bits");
   RouteResult out;
   out.exit.assign(N, K);
   out.prediction.assign(N, -1);
