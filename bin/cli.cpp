@@ -215,7 +215,7 @@ CLI::App* add_infer(CLI::App& app, InferArgs& a) {
   c->add_flag("--trace", a.trace, "print the route as one JSON line (as eval --trace writes)");
   add_data(c, a.data, " (default: the model's)");
   add_threads(c, a.threads);
-  c->add_flag("--json", a.json, "print class, probabilities and every exit's logits as one JSON object");
+  c->add_flag("--json", a.json, "print the route, the answer and its probabilities as one JSON object");
   return c;
 }
 

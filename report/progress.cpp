@@ -204,12 +204,7 @@ void ProgressBar::print_plain_progress(double now, const std::string& extra) {
   line += "  " + rate_text(last_done_, elapsed, unit_);
   line += "  elapsed " + clock_text(elapsed);
   if (total_ > 0) line += "  eta " + eta_text(last_done_, total_, elapsed);
-  line = with_extra(std::move(line), extra) + "\n";
-  std::fputs(line.c_str(), out_);
-  std::fflush(out_);
-  drawn_ = true;
-  last_draw_ = now;
-  last_printed_done_ = last_done_;
+  print_plain_line(with_extra(std::move(line), extra), now);
   last_plain_step_ = plain_step_index(last_done_);
 }
 
@@ -217,8 +212,11 @@ void ProgressBar::print_plain_final(double now, const std::string& extra) {
   const double elapsed = now - start_;
   std::string line = label_ + ": done " + std::to_string(last_done_) + " " + unit_ + " in " +
                      clock_text(elapsed) + ", " + rate_text(last_done_, elapsed, unit_);
-  line = with_extra(std::move(line), extra) + "\n";
-  std::fputs(line.c_str(), out_);
+  print_plain_line(with_extra(std::move(line), extra), now);
+}
+
+void ProgressBar::print_plain_line(const std::string& line, double now) {
+  std::fputs((line + "\n").c_str(), out_);
   std::fflush(out_);
   drawn_ = true;
   last_draw_ = now;

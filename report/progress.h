@@ -57,6 +57,7 @@ class ProgressBar {
   void draw_interactive(double now, const std::string& extra, bool final);
   void print_plain_progress(double now, const std::string& extra);
   void print_plain_final(double now, const std::string& extra);
+  void print_plain_line(const std::string& line, double now);  // one line, then flushed
   int64_t plain_step_index(int64_t done) const;  // completed steps of plain_step_
 
   std::string label_;
