@@ -113,6 +113,8 @@ void print_calibration(const BranchyNet& net, const Calibration& c, double max_d
 int command_calibrate(const CalibrateArgs& args) {
   set_num_threads(args.threads);
   const std::string& path = args.model_path;
+  const std::string out_dir = args.out_dir.value_or(folder_of(path));
+  if (args.out_dir) check_output_folder(out_dir, "--out");  // the default: the model's folder
   LoadedModel model = load_model(path);
   check_calibratable(model, path);
   BranchyNet& net = *model.net;
@@ -133,7 +135,6 @@ int command_calibrate(const CalibrateArgs& args) {
   c.chosen = choose_thresholds(c.frontier, c.last_exit_accuracy, args.max_drop);
   c.full_latency_us = time_frontier(net, data.validation, normalizer, args.latency_samples, c.frontier);
 
-  const std::string out_dir = args.out_dir.value_or(folder_of(path));
   write_frontier_files(out_dir, net, c);
   print_calibration(net, c, args.max_drop);
   std::printf("wrote %s/frontier.csv, %s/frontier.svg, %s/frontier_latency.svg\n", out_dir.c_str(), out_dir.c_str(),

@@ -82,6 +82,10 @@ void print_table(const EvalArgs& args, const Comparison& comparison) {
 
 int command_eval(const EvalArgs& args) {
   set_num_threads(args.threads);
+  const std::string prefix =
+      args.plot_prefix.value_or((std::filesystem::path(args.model_path).parent_path() / ("eval_" + args.split)).string());
+  if (args.plot_prefix) check_output_file(prefix, "--plot");  // the default: beside the model, checked by loading it
+  if (args.trace_path) check_output_file(*args.trace_path, "--trace");
   LoadedModel model = load_model(args.model_path);
   BranchyNet& net = *model.net;
   const std::vector<float> thresholds = thresholds_for(args, net, model.info);
@@ -100,8 +104,6 @@ int command_eval(const EvalArgs& args) {
   const std::vector<PolicyReport> reports =
       evaluate_policies(policies, net.num_exits(), samples, normalizer, options, status);
   const Comparison comparison = compare_policies(reports);
-  const std::string prefix =
-      args.plot_prefix.value_or((std::filesystem::path(args.model_path).parent_path() / ("eval_" + args.split)).string());
   write_comparison_plots(comparison, net.name() + " on " + args.split, prefix + "_latency.svg", prefix + "_macs.svg");
   if (args.trace_path) write_route_traces(*args.trace_path, policies, samples, normalizer, thresholds);
   if (args.json) {

@@ -94,6 +94,8 @@ int command_fit_predictor(const FitPredictorArgs& args) {
   set_num_threads(args.threads);
   const PredictorSettings settings = settings_from(args);
   const std::string& path = args.model_path;
+  const std::string out_dir = args.out_dir.value_or(std::filesystem::path(path).parent_path().string());
+  if (args.out_dir) check_output_folder(out_dir, "--out");  // the default: the model's folder
   LoadedModel model = load_model(path);
   BranchyNet& net = *model.net;
   if (net.num_exits() < 2) fail(path, ": ", net.name(), " has no branches to predict");
@@ -136,7 +138,6 @@ int command_fit_predictor(const FitPredictorArgs& args) {
   };
   train_predictor(*predictor, net, fit_data, thresholds, options);
 
-  const std::string out_dir = args.out_dir.value_or(std::filesystem::path(path).parent_path().string());
   const std::vector<bool> routings = has_trust_choice(settings) ? std::vector<bool>{true, false}
                                                                  : std::vector<bool>{false};
   for (bool trust : routings) {

@@ -1,6 +1,4 @@
 // branchy infer — one image (a file, or a sample of a dataset) through a model.
-#include <stb_image.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -8,6 +6,7 @@
 #include "bin/commands.h"
 #include "bin/common.h"
 #include "datasets/batcher.h"
+#include "datasets/image_file.h"
 #include "engine/loss.h"
 #include "engine/threads.h"
 #include "pipeline/route_trace.h"
@@ -18,21 +17,20 @@ namespace branchy {
 
 namespace {
 
-// Reads an image file as (1, C, H, W) floats in [0, 1], C as the model wants.
-Tensor read_image_file(const std::string& path, const Shape& want) {
-  int width = 0, height = 0, channels_in_file = 0;
+// Reads an image file as (1, C, H, W) floats in [0, 1], C as the model wants;
+// its declared size is checked against the model's before it is decoded.
+Tensor read_image_as_input(const std::string& path, const Shape& want) {
+  const ImageFile file = read_image_file(path);
+  BRANCHY_CHECK(file.header.height == want[2] && file.header.width == want[3], path, ": image is ",
+                file.header.width, "x", file.header.height, " but the model takes ", want[3], "x", want[2]);
   const int channels = static_cast<int>(want[1]);
-  unsigned char* pixels = stbi_load(path.c_str(), &width, &height, &channels_in_file, channels);
-  if (!pixels) fail(path, ": cannot read image (", stbi_failure_reason(), ")");
-  std::unique_ptr<unsigned char, void (*)(void*)> owner(pixels, stbi_image_free);
-  BRANCHY_CHECK(height == want[2] && width == want[3], path, ": image is ", width, "x", height,
-                " but the model takes ", want[3], "x", want[2]);
+  const DecodedImage decoded = decode_image(file, channels);
   Tensor image = Tensor::uninitialized(want);
-  // stb gives interleaved HWC bytes; the model wants CHW floats.
+  // Interleaved (H, W, C) bytes become the model's (C, H, W) floats.
   for (int c = 0; c < channels; ++c)
-    for (int y = 0; y < height; ++y)
-      for (int x = 0; x < width; ++x)
-        image.at(0, c, y, x) = pixels[(static_cast<int64_t>(y) * width + x) * channels + c] / 255.0f;
+    for (int y = 0; y < decoded.height; ++y)
+      for (int x = 0; x < decoded.width; ++x)
+        image.at(0, c, y, x) = decoded.pixels[(static_cast<int64_t>(y) * decoded.width + x) * channels + c] / 255.0f;
   return image;
 }
 
@@ -94,7 +92,7 @@ int command_infer(const InferArgs& args) {
   if (model.info.dataset.contains("class_names"))
     for (const Json& name : model.info.dataset.at("class_names")) class_names.push_back(json_string(name));
   if (args.image_path) {
-    image = read_image_file(*args.image_path, net.sample_shape());
+    image = read_image_as_input(*args.image_path, net.sample_shape());
     if (model.info.normalizer) model.info.normalizer->apply(image);
   } else {
     const DatasetSplits data = load_dataset(data_spec_for(args.data, model.info), args.data.split);

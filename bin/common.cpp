@@ -1,5 +1,9 @@
 #include "bin/common.h"
 
+#include <unistd.h>
+
+#include <filesystem>
+
 namespace branchy {
 
 Json dataset_info(const std::string& spec, const DatasetSplits& data) {
@@ -20,6 +24,18 @@ void check_data_fits(const BranchyNet& net, const Dataset& data, const std::stri
                 net.sample_shape().str(), " but ", data.name, " has ", data.sample_shape().str());
   BRANCHY_CHECK(data.num_classes == net.classes(), model_path, ": the model has ", net.classes(),
                 " classes but ", data.name, " has ", data.num_classes);
+}
+
+void check_output_folder(const std::string& folder, const std::string& flag) {
+  const std::string shown = folder.empty() ? "." : folder;
+  std::error_code error;
+  if (!std::filesystem::is_directory(shown, error))
+    throw UsageError(flag + " " + shown + ": no such folder");
+  if (access(shown.c_str(), W_OK) != 0) throw UsageError(flag + " " + shown + ": the folder is not writable");
+}
+
+void check_output_file(const std::string& path, const std::string& flag) {
+  check_output_folder(std::filesystem::path(path).parent_path().string(), flag);
 }
 
 }  // namespace branchy

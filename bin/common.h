@@ -21,4 +21,12 @@ std::string data_spec_for(const DataArgs& args, const ModelInfo& info);
 // Checks the data fits the model's input and classes; Error naming both otherwise.
 void check_data_fits(const BranchyNet& net, const Dataset& data, const std::string& model_path);
 
+// Checks, before any work, that `folder` (what `flag` names) is an existing
+// folder a file can be written into; UsageError naming the flag otherwise,
+// so that a typo fails at once rather than after a sweep or an evaluation.
+void check_output_folder(const std::string& folder, const std::string& flag);
+
+// The same for the folder that will hold the file `path`.
+void check_output_file(const std::string& path, const std::string& flag);
+
 }  // namespace branchy

@@ -1,12 +1,12 @@
 #include "datasets/image_folder.h"
 
-#include <stb_image.h>
-
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <memory>
 
+#include "datasets/file_bytes.h"
+#include "datasets/image_file.h"
 #include "engine/error.h"
 #include "engine/rng.h"
 
@@ -19,7 +19,7 @@ namespace {
 // The training order is shuffled with this fixed seed (see the header).
 constexpr uint64_t training_order_seed = 0x1a9ef01d3;
 
-struct ImageFile {
+struct LabelledFile {
   std::string path;
   int label = 0;
 };
@@ -34,11 +34,6 @@ bool has_image_extension(const fs::path& path) {
        {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga", ".pgm", ".ppm", ".pnm"})
     if (extension == known) return true;
   return false;
-}
-
-std::string stb_reason() {
-  const char* reason = stbi_failure_reason();
-  return reason ? reason : "unknown reason";
 }
 
 fs::path existing_folder(const fs::path& path) {
@@ -58,10 +53,10 @@ std::vector<std::string> sorted_subfolders(const fs::path& folder) {
 }
 
 // The image files of one split, class by class, each class's files sorted by name.
-std::vector<ImageFile> list_split(const fs::path& split_folder,
+std::vector<LabelledFile> list_split(const fs::path& split_folder,
                                   const std::vector<std::string>& class_names,
                                   bool every_class_needs_images) {
-  std::vector<ImageFile> files;
+  std::vector<LabelledFile> files;
   for (const std::string& folder_name : sorted_subfolders(split_folder)) {
     const auto found = std::find(class_names.begin(), class_names.end(), folder_name);
     BRANCHY_CHECK(found != class_names.end(), "image folder ",
@@ -89,31 +84,25 @@ struct ImageGeometry {
   std::string first_path;
 };
 
-// Reads every header once, so sizes are checked before any pixels are decoded.
-void check_geometry(const std::vector<ImageFile>& files, ImageGeometry& geometry) {
-  for (const ImageFile& file : files) {
-    int width = 0, height = 0, components = 0;
-    if (!stbi_info(file.path.c_str(), &width, &height, &components))
-      fail("file ", file.path, ": unreadable image (", stb_reason(), ")");
+// Reads every file's header once, so sizes are checked before any pixels are
+// decoded or any memory is reserved for them.
+void check_geometry(const std::vector<LabelledFile>& files, ImageGeometry& geometry) {
+  for (const LabelledFile& file : files) {
+    const ImageHeader header = read_image_file(file.path).header;
     if (geometry.first_path.empty()) {
-      geometry.width = width;
-      geometry.height = height;
+      geometry.width = header.width;
+      geometry.height = header.height;
       geometry.first_path = file.path;
     }
-    BRANCHY_CHECK(width == geometry.width && height == geometry.height, "file ", file.path,
-                  ": image size ", width, "x", height, " differs from ", geometry.width, "x",
-                  geometry.height, " of ", geometry.first_path,
-                  "; all images of a dataset must have one size");
-    if (components >= 3) geometry.channels = 3;  // grey(+alpha) is 1 or 2 components
+    BRANCHY_CHECK(header.width == geometry.width && header.height == geometry.height, "file ", file.path,
+                  ": image size ", header.width, "x", header.height, " differs from ", geometry.width, "x",
+                  geometry.height, " of ", geometry.first_path, "; all images of a dataset must have one size");
+    if (header.channels >= 3) geometry.channels = 3;  // grey(+alpha) is 1 or 2 channels
     geometry.channels = std::max(geometry.channels, 1);
   }
 }
 
-struct StbImageFree {
-  void operator()(stbi_uc* pixels) const { stbi_image_free(pixels); }
-};
-
-Dataset decode_split(const std::vector<ImageFile>& files, const ImageGeometry& geometry,
+Dataset decode_split(const std::vector<LabelledFile>& files, const ImageGeometry& geometry,
                      const std::vector<std::string>& class_names, const std::string& name) {
   Dataset data;
   data.channels = geometry.channels;
@@ -123,19 +112,20 @@ Dataset decode_split(const std::vector<ImageFile>& files, const ImageGeometry& g
   data.class_names = class_names;
   data.name = name;
   const int64_t plane = int64_t{geometry.height} * geometry.width;
-  data.pixels.resize(files.size() * static_cast<size_t>(plane * geometry.channels));
+  const uint64_t total_bytes = files.size() * static_cast<uint64_t>(plane * geometry.channels);
+  BRANCHY_CHECK(total_bytes <= max_data_file_bytes, "image folder ", name, ": ", files.size(), " images of ",
+                geometry.width, "x", geometry.height, "x", geometry.channels, " would take ", total_bytes,
+                " bytes, more than the ", max_data_file_bytes, " branchy holds in memory");
+  data.pixels.resize(total_bytes);
   for (size_t i = 0; i < files.size(); ++i) {
-    int width = 0, height = 0, components = 0;
-    std::unique_ptr<stbi_uc, StbImageFree> decoded(
-        stbi_load(files[i].path.c_str(), &width, &height, &components, geometry.channels));
-    if (!decoded) fail("file ", files[i].path, ": unreadable image (", stb_reason(), ")");
-    BRANCHY_CHECK(width == geometry.width && height == geometry.height, "file ", files[i].path,
-                  ": image size ", width, "x", height, " differs from its header");
+    const ImageFile file = read_image_file(files[i].path);
+    BRANCHY_CHECK(file.header.width == geometry.width && file.header.height == geometry.height, "file ",
+                  files[i].path, ": image size changed while the dataset was read");
+    const DecodedImage decoded = decode_image(file, geometry.channels);
     // stb gives (H, W, C) interleaved; we store (C, H, W) planes.
     uint8_t* sample = data.pixels.data() + i * static_cast<size_t>(plane * geometry.channels);
     for (int c = 0; c < geometry.channels; ++c)
-      for (int64_t p = 0; p < plane; ++p)
-        sample[c * plane + p] = decoded.get()[p * geometry.channels + c];
+      for (int64_t p = 0; p < plane; ++p) sample[c * plane + p] = decoded.pixels[p * geometry.channels + c];
     data.labels.push_back(files[i].label);
   }
   return data;
@@ -150,8 +140,8 @@ ImageFolderTrainTest read_image_folder(const std::string& directory) {
   const std::vector<std::string> class_names = sorted_subfolders(train_folder);
   BRANCHY_CHECK(!class_names.empty(), "image folder ", train_folder.string(),
                 ": no class sub-folders");
-  std::vector<ImageFile> train_files = list_split(train_folder, class_names, true);
-  const std::vector<ImageFile> test_files = list_split(test_folder, class_names, false);
+  std::vector<LabelledFile> train_files = list_split(train_folder, class_names, true);
+  const std::vector<LabelledFile> test_files = list_split(test_folder, class_names, false);
 
   ImageGeometry geometry;
   check_geometry(train_files, geometry);

@@ -1,5 +1,7 @@
 #include "engine/shape.h"
 
+#include <limits>
+
 #include "engine/error.h"
 
 namespace branchy {
@@ -13,16 +15,27 @@ Shape::Shape(std::initializer_list<int64_t> dims) {
   }
 }
 
-int64_t Shape::numel() const {
+namespace {
+
+// The product of dims [first, rank); a product past 2^63 (dimensions a
+// hostile file chose) is an Error, never a wrapped-around size.
+int64_t product(const int64_t* dims, int first, int rank) {
   int64_t n = 1;
-  for (int i = 0; i < rank_; ++i) n *= dims_[i];
+  for (int i = first; i < rank; ++i)
+    if (__builtin_mul_overflow(n, dims[i], &n)) fail("a shape's element count overflows 64 bits");
   return n;
 }
 
-int64_t Shape::sample_numel() const {
-  int64_t n = 1;
-  for (int i = 1; i < rank_; ++i) n *= dims_[i];
-  return n;
+}  // namespace
+
+int64_t Shape::numel() const { return product(dims_, 0, rank_); }
+
+int64_t Shape::sample_numel() const { return product(dims_, 1, rank_); }
+
+int checked_int(int64_t value, const char* what) {
+  BRANCHY_CHECK(value >= 0 && value <= std::numeric_limits<int>::max(), what, " of ", value,
+                " is more than this build handles (", std::numeric_limits<int>::max(), ")");
+  return static_cast<int>(value);
 }
 
 Shape Shape::with_batch(int64_t batch) const {

@@ -37,4 +37,8 @@ class Shape {
   int64_t dims_[max_rank] = {};
 };
 
+// `value` as an int (layer sizes are ints): a count past INT_MAX, or a
+// negative one, is an Error naming `what` rather than a silent truncation.
+int checked_int(int64_t value, const char* what);
+
 }  // namespace branchy

@@ -24,8 +24,11 @@ const bool heap_configured = [] {
   return true;
 }();
 
+thread_local TensorBudget* innermost_budget = nullptr;
+
 std::shared_ptr<float> allocate_floats(int64_t count) {
   (void)heap_configured;
+  TensorBudget::charge(count);
   // aligned_alloc wants a size that is a multiple of the alignment.
   size_t bytes = static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(float);
   bytes = (bytes + alignment_bytes - 1) / alignment_bytes * alignment_bytes;
@@ -35,6 +38,21 @@ std::shared_ptr<float> allocate_floats(int64_t count) {
 }
 
 }  // namespace
+
+TensorBudget::TensorBudget(int64_t floats, std::string what)
+    : floats_left_(floats), floats_total_(floats), what_(std::move(what)), outer_(innermost_budget) {
+  innermost_budget = this;
+}
+
+TensorBudget::~TensorBudget() { innermost_budget = outer_; }
+
+void TensorBudget::charge(int64_t floats) {
+  TensorBudget* budget = innermost_budget;
+  if (!budget) return;
+  BRANCHY_CHECK(floats <= budget->floats_left_, budget->what_, " needs more than ", budget->floats_total_,
+                " values");
+  budget->floats_left_ -= floats;
+}
 
 Tensor::Tensor(const Shape& shape) : shape_(shape), storage_(allocate_floats(shape.numel())) {
   std::memset(storage_.get(), 0, sizeof(float) * static_cast<size_t>(shape.numel()));

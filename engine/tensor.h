@@ -65,6 +65,29 @@ class Tensor {
   int64_t offset_ = 0;  // in floats, for batch slices
 };
 
+// While a TensorBudget lives, the tensors this thread creates may hold at
+// most `floats` floats in all; the allocation that would pass the budget
+// throws Error "`what` needs more than N values" instead. A network that a
+// file describes is built under one sized by the tensors in that file, so
+// settings a file chose cannot allocate gigabytes before they are checked.
+// Budgets nest: the innermost one counts.
+class TensorBudget {
+ public:
+  TensorBudget(int64_t floats, std::string what);
+  ~TensorBudget();
+  TensorBudget(const TensorBudget&) = delete;
+  TensorBudget& operator=(const TensorBudget&) = delete;
+
+  // Called for every allocation of `floats` floats on this thread.
+  static void charge(int64_t floats);
+
+ private:
+  int64_t floats_left_;
+  int64_t floats_total_;
+  std::string what_;
+  TensorBudget* outer_;
+};
+
 // Copies rows `rows` of the batch into a new contiguous tensor (rows.size(), ...).
 Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows);
 // Writes row i of `source` into row rows[i] of `destination`.

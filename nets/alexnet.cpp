@@ -130,7 +130,7 @@ std::unique_ptr<BranchyNet> build_b_alexnet(NetConfig& config, Rng& rng) {
   stage2.emplace<ReLU>("relu5");
   add_pool(stage2, "pool5");
   stage2.emplace<Flatten>("flatten");
-  stage2.emplace<Linear>("fc1", static_cast<int>(stage2.out_shape(h1).sample_numel()), w.fc1, rng);
+  stage2.emplace<Linear>("fc1", checked_int(stage2.out_shape(h1).sample_numel(), "classifier input"), w.fc1, rng);
   stage2.emplace<ReLU>("relu6");
   stage2.emplace<Dropout>("dropout6", w.dropout, rng.next_u64());
   stage2.emplace<Linear>("fc2", w.fc1, w.fc2, rng);

@@ -14,7 +14,7 @@ namespace branchy {
 // Flatten, then a linear layer `name` to `out`, sized from what `s` gives for input `in`.
 inline void add_classifier(Sequential& s, const std::string& name, const Shape& in, int out, Rng& rng) {
   s.emplace<Flatten>("flatten");
-  s.emplace<Linear>(name, static_cast<int>(s.out_shape(in).sample_numel()), out, rng);
+  s.emplace<Linear>(name, checked_int(s.out_shape(in).sample_numel(), "classifier input"), out, rng);
 }
 
 // Max-pool 3/2 (ceil mode, Chainer's cover_all) named `pool_name`, then the classifier "fc".

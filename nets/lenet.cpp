@@ -46,7 +46,7 @@ void add_trunk_tail(Sequential& s, const Shape& in, const LeNetWidths& w, int cl
   s.emplace<Conv2d>("conv3", w.conv2, w.conv3, 5, Conv2dOptions{1, 3, 1, true}, rng);
   add_pool_relu(s, "3");
   s.emplace<Flatten>("flatten");
-  const int features = static_cast<int>(s.out_shape(in).sample_numel());
+  const int features = checked_int(s.out_shape(in).sample_numel(), "classifier input");
   s.emplace<Linear>("fc1", features, w.fc, rng);
   s.emplace<Linear>("fc2", w.fc, classes, rng);
 }
@@ -78,7 +78,7 @@ std::unique_ptr<BranchyNet> build_b_lenet(NetConfig& config, Rng& rng) {
   branch0.emplace<Conv2d>("conv", w.conv1, w.branch_conv, 3, Conv2dOptions{1, 1, 1, true}, rng);
   add_pool_relu(branch0, "2");
   branch0.emplace<Flatten>("flatten");
-  branch0.emplace<Linear>("fc", static_cast<int>(branch0.out_shape(h0).sample_numel()), classes, rng);
+  branch0.emplace<Linear>("fc", checked_int(branch0.out_shape(h0).sample_numel(), "classifier input"), classes, rng);
 
   Sequential& stage1 = net->add_stage();
   add_trunk_tail(stage1, h0, w, classes, rng);

@@ -63,12 +63,16 @@ Shape NetConfig::sample_shape() {
   const int channels = integer("channels", 1), height = integer("height", 28), width = integer("width", 28);
   BRANCHY_CHECK(channels > 0 && height > 0 && width > 0, "network input ", channels, "x", height, "x", width,
                 " is empty");
+  BRANCHY_CHECK(channels <= max_input_channels && height <= max_input_side && width <= max_input_side,
+                "network input ", channels, "x", height, "x", width, " is larger than branchy builds (at most ",
+                max_input_channels, " channels of ", max_input_side, "x", max_input_side, ")");
   return Shape{1, channels, height, width};
 }
 
 int NetConfig::classes() {
   const int count = integer("classes", 10);
-  BRANCHY_CHECK(count >= 2, "a classifier needs at least 2 classes, got ", count);
+  BRANCHY_CHECK(count >= 2 && count <= max_classes, "a classifier needs 2 to ", max_classes, " classes, got ",
+                count);
   return count;
 }
 

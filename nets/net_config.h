@@ -15,6 +15,13 @@
 
 namespace branchy {
 
+// The largest inputs and class counts a network is built for: far beyond the
+// datasets branchy reads, and small enough that a setting read from a file
+// cannot ask for an absurd network (a model file is untrusted input).
+constexpr int max_input_side = 4096;
+constexpr int max_input_channels = 64;
+constexpr int max_classes = 100000;
+
 class NetConfig {
  public:
   // overrides: a JSON object of setting -> number or string.

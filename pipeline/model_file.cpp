@@ -15,6 +15,16 @@ constexpr const char* optimizer_prefix = "optimizer.";
 
 constexpr const char* predictor_prefix = "predictor.";
 
+// Values a network or predictor may allocate beyond the tensors a file holds
+// for it: buffers that are not parameters (1M floats, 4 MB).
+constexpr int64_t build_slack_values = int64_t{1} << 20;
+
+int64_t value_count(const Checkpoint& checkpoint) {
+  int64_t count = 0;
+  for (const NamedTensor& t : checkpoint.tensors) count += t.tensor.numel();
+  return count;
+}
+
 bool is_optimizer_tensor(const std::string& name) { return name.rfind(optimizer_prefix, 0) == 0; }
 bool is_predictor_tensor(const std::string& name) { return name.rfind(predictor_prefix, 0) == 0; }
 
@@ -135,16 +145,26 @@ LoadedModel load_model(const std::string& path) {
   BRANCHY_CHECK(format == "1", path, ": branchy model format '", format, "' is not supported (this build reads 1)");
   const std::string& net_name = metadata_entry(checkpoint, "net", path);
   const Json config = parse_metadata_json(checkpoint, "config", path);
+  Checkpoint weights;
+  int64_t predictor_values = 0;
+  for (const NamedTensor& t : checkpoint.tensors) {
+    if (is_predictor_tensor(t.name)) predictor_values += t.tensor.numel();
+    if (!is_optimizer_tensor(t.name) && !is_predictor_tensor(t.name)) weights.tensors.push_back(t);
+  }
   try {
+    // The network the settings describe holds what the file holds, so it may
+    // not allocate more (plus room for a few non-parameter buffers): settings
+    // that ask for a bigger network fail here, before gigabytes are taken.
+    TensorBudget budget(value_count(weights) + build_slack_values, "the network its settings describe");
     loaded.net = rebuild_network(net_name, config);
   } catch (const Error& e) {
     fail(path, ": cannot rebuild its network: ", e.what());
   }
-  Checkpoint weights;
-  for (const NamedTensor& t : checkpoint.tensors)
-    if (!is_optimizer_tensor(t.name) && !is_predictor_tensor(t.name)) weights.tensors.push_back(t);
   load_params(weights, loaded.net->named_params(), path);
-  load_predictors(checkpoint, path, *loaded.net, loaded.info);
+  {
+    TensorBudget budget(predictor_values + build_slack_values, path + ": the predictors its metadata lists");
+    load_predictors(checkpoint, path, *loaded.net, loaded.info);
+  }
 
   try {
     read_model_info(checkpoint, path, *loaded.net, loaded.info);

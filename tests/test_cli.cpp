@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bin/cli.h"
+#include "cli_run.h"
 #include "bin/commands.h"
 #include "bin/number_list.h"
 #include "engine/threads.h"
@@ -20,49 +21,12 @@
 #include "small_nets.h"
 
 using namespace branchy;
+using branchy::testing::branchy_run;
+using branchy::testing::Outcome;
+using branchy::testing::require_usage_error;
 namespace fs = std::filesystem;
 
 namespace {
-
-// What one `branchy ...` run gave.
-struct Outcome {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string read_all(std::FILE* file) {
-  std::string text;
-  std::rewind(file);
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, file)) > 0;) text.append(buffer, n);
-  std::fclose(file);
-  return text;
-}
-
-Outcome branchy_run(std::vector<std::string> args) {
-  args.insert(args.begin(), "branchy");
-  std::vector<const char*> argv;
-  for (const std::string& a : args) argv.push_back(a.c_str());
-  std::FILE* out = std::tmpfile();
-  std::FILE* err = std::tmpfile();
-  REQUIRE(out);
-  REQUIRE(err);
-  Outcome o;
-  o.status = run_command_line(static_cast<int>(argv.size()), argv.data(), out, err);
-  o.out = read_all(out);
-  o.err = read_all(err);
-  return o;
-}
-
-// A usage error: status 2 and exactly one line on stderr, naming the command.
-void require_usage_error(const Outcome& o, const std::string& command, const std::string& mentions) {
-  INFO("stderr: " << o.err);
-  REQUIRE(o.status == 2);
-  REQUIRE(o.err.find('\n') == o.err.size() - 1);
-  REQUIRE(o.err.rfind("branchy " + command + ": ", 0) == 0);
-  REQUIRE(o.err.find(mentions) != std::string::npos);
-  REQUIRE(o.err.find("(see: branchy " + command + " --help)") != std::string::npos);
-}
 
 // A saved small B-LeNet and a file that is no model, removed afterwards.
 class ModelFiles {
