@@ -5,6 +5,7 @@
 #   make test SANITIZE=1   the same suite under AddressSanitizer + UBSan (also: make asan)
 #   make test-pytorch  all five networks against PyTorch: logits of every exit, one joint step's gradients
 #   make bench      kernel benchmarks (GFLOP/s and ratio to cblas_sgemm)
+#   make fuzz       every parser under libFuzzer, FUZZ_SECONDS each (make fuzz-smoke: a few seconds each)
 #   make demo       trains a branchy network on Fashion-MNIST and compares policies
 #   make results    trains, calibrates and evaluates all five networks (docs/RESULTS.md's table)
 #   make deps       installs the Debian packages that are missing
@@ -60,7 +61,7 @@ BENCH_BIN  := $(BUILD)/bench_kernels
 
 DEB_PACKAGES := g++ make libopenblas-dev libxsimd-dev catch2 libstb-dev zlib1g-dev nlohmann-json3-dev libcli11-dev dataset-fashion-mnist
 
-.PHONY: all deps test test-pytorch asan bench demo results clean
+.PHONY: all deps test test-pytorch asan errors-doc bench demo results clean fuzz fuzz-build fuzz-smoke fuzz-deps
 .DEFAULT_GOAL := all
 
 all: $(BRANCHY)
@@ -108,6 +109,11 @@ test: $(TEST_BIN) all
 asan:
 	$(MAKE) test SANITIZE=1
 
+# docs/ERRORS.md's table, rewritten from what the program prints now
+# (tests/test_error_matrix.cpp checks it in `make test`).
+errors-doc: $(TEST_BIN)
+	BRANCHY_WRITE_ERRORS_DOC=1 $(TEST_BIN) "[errors]"
+
 # The whole-network oracle (tests/reference/check_networks_pytorch.py): the
 # test binary's hidden [.pytorch] case writes each network's weights, a batch,
 # its logits and gradients; PyTorch rebuilds the network and recomputes them.
@@ -146,7 +152,63 @@ demo: all
 results: all
 	python3 docs/scripts/five_networks.py $(RESULTS_ARGS)
 
+# ---- fuzzing (libFuzzer, from Debian's clang) --------------------------------
+# Every parser under AddressSanitizer + UBSan with a memory limit, so a
+# resource bomb is a finding, not a pass (tests/fuzz_targets.h says what each
+# target runs). `make fuzz` runs each target FUZZ_SECONDS; `make fuzz-smoke`
+# a few seconds each (CI). Findings land in build/fuzz/findings/; copy one
+# into tests/fuzz/findings/TARGET/ and the normal suite replays it forever.
+FUZZ_TARGETS  := idx cifar image model cli
+FUZZ_SECONDS  ?= 300
+FUZZ_RSS_MB   ?= 512
+FUZZ_CXX      := clang++-14
+FUZZ_BUILD    := build/fuzz
+FUZZ_PACKAGES := clang-14 libclang-rt-14-dev libomp-14-dev
+FUZZ_CXXFLAGS := -std=c++20 -Wall -Wextra -Werror -Wno-unknown-warning-option -fopenmp -I. -I/usr/include/stb -Itests -O1 -g \
+                 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -MMD -MP \
+                 -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+FUZZ_SOURCES  := $(LIB_SOURCES) $(CLI_SOURCES) tests/fuzz_targets.cpp
+FUZZ_OBJECTS  := $(FUZZ_SOURCES:%.cpp=$(FUZZ_BUILD)/%.o)
+FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+fuzz-deps:
+	@missing=""; for p in $(FUZZ_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing || exit 1; \
+	  else \
+	    echo "missing Debian packages; run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+$(FUZZ_BUILD)/%.o: %.cpp Makefile | deps fuzz-deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_main.cpp $(FUZZ_OBJECTS)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer -DFUZZ_TARGET=$* $< $(FUZZ_OBJECTS) $(LDLIBS) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+# Each target starts from its seeds (tests/fuzz/seeds/TARGET) and keeps what
+# it learns in build/fuzz/corpus/TARGET between runs.
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/findings; \
+	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/fuzz_$$t $(FUZZ_BUILD)/corpus/$$t tests/fuzz/seeds/$$t -max_total_time=$(FUZZ_SECONDS) \
+	    -rss_limit_mb=$(FUZZ_RSS_MB) -malloc_limit_mb=$(FUZZ_RSS_MB) -timeout=10 -max_len=65536 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/findings/$$t- 2>$(FUZZ_BUILD)/fuzz_$$t.log || { tail -40 $(FUZZ_BUILD)/fuzz_$$t.log; exit 1; }; \
+	  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" $(FUZZ_BUILD)/fuzz_$$t.log | tr '\n' ' '; echo; \
+	done
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=8
+
 clean:
 	rm -rf build bin/branchy
 
--include $(LIB_OBJECTS:.o=.d) $(BIN_OBJECTS:.o=.d) $(TEST_OBJECTS:.o=.d) $(BENCH_OBJECTS:.o=.d)
+-include $(LIB_OBJECTS:.o=.d) $(BIN_OBJECTS:.o=.d) $(TEST_OBJECTS:.o=.d) $(BENCH_OBJECTS:.o=.d) $(FUZZ_OBJECTS:.o=.d)

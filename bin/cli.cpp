@@ -297,7 +297,11 @@ int run(const char* name, int (*command)(const Args&), const Args& args, std::FI
 
 }  // namespace
 
-int run_command_line(int argc, const char* const* argv, std::FILE* out, std::FILE* err) {
+namespace {
+
+// Parses argv and, when `run` is set, runs the chosen command; without it, a
+// command line that parses returns 0 having run nothing (for the fuzzer).
+int parse_command_line(int argc, const char* const* argv, std::FILE* out, std::FILE* err, bool run_it) {
   CLI::App app("early-exit (branchy) networks: train, calibrate, evaluate, run", "branchy");
   app.footer("branchy COMMAND --help lists a command's options.");
   app.require_subcommand(1);
@@ -335,6 +339,7 @@ int run_command_line(int argc, const char* const* argv, std::FILE* out, std::FIL
                  name.c_str());
     return 2;
   }
+  if (!run_it) return 0;
   if (train_command->parsed()) return run("train", command_train, train, err);
   if (eval_command->parsed()) return run("eval", command_eval, eval, err);
   if (calibrate_command->parsed()) return run("calibrate", command_calibrate, calibrate, err);
@@ -343,6 +348,16 @@ int run_command_line(int argc, const char* const* argv, std::FILE* out, std::FIL
   if (fit_command->parsed()) return run("fit-predictor", command_fit_predictor, fit, err);
   std::fprintf(err, "branchy: no command (see: branchy --help)\n");
   return 2;
+}
+
+}  // namespace
+
+int run_command_line(int argc, const char* const* argv, std::FILE* out, std::FILE* err) {
+  return parse_command_line(argc, argv, out, err, true);
+}
+
+int check_command_line(int argc, const char* const* argv, std::FILE* out, std::FILE* err) {
+  return parse_command_line(argc, argv, out, err, false);
 }
 
 }  // namespace branchy

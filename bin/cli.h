@@ -18,6 +18,11 @@ namespace branchy {
 // report goes to stdout.
 int run_command_line(int argc, const char* const* argv, std::FILE* out, std::FILE* err);
 
+// Parses argv as run_command_line does, reporting usage errors the same way,
+// but runs no command: 0 when the command line is valid (the fuzz target of
+// the parser calls this).
+int check_command_line(int argc, const char* const* argv, std::FILE* out, std::FILE* err);
+
 // The largest --threads accepted: 4 x the number of cores.
 int max_threads();
 

@@ -48,13 +48,19 @@ std::vector<uint8_t> read_plain(std::FILE* file, const std::string& path, uint64
   std::error_code error;
   const auto size = std::filesystem::file_size(path, error);
   if (!error && size > max_bytes) fail_too_large(path, max_bytes, why);
-  if (!error) bytes.reserve(static_cast<size_t>(size));
-  std::vector<uint8_t> chunk(chunk_bytes);
+  // Reads straight into `bytes`, a chunk at a time; a chunk is no larger than
+  // the file (plus one byte, to see its end), so small files stay cheap.
+  const size_t chunk = error ? chunk_bytes : std::min<size_t>(chunk_bytes, static_cast<size_t>(size) + 1);
+  if (!error) bytes.reserve(static_cast<size_t>(size) + 1);
   for (;;) {
-    const size_t got = std::fread(chunk.data(), 1, chunk.size(), file);
-    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(got));
-    if (got < chunk.size()) break;
+    const size_t old_size = bytes.size();
+    if (old_size > max_bytes) fail_too_large(path, max_bytes, why);
+    bytes.resize(old_size + chunk);
+    const size_t got = std::fread(bytes.data() + old_size, 1, chunk, file);
+    bytes.resize(old_size + got);
+    if (got < chunk) break;
   }
+  if (bytes.size() > max_bytes) fail_too_large(path, max_bytes, why);
   if (std::ferror(file)) fail("cannot read file ", path, ": read error");
   return bytes;
 }
@@ -64,12 +70,15 @@ std::vector<uint8_t> read_plain(std::FILE* file, const std::string& path, uint64
 std::vector<uint8_t> read_gzip(const std::string& path, uint64_t max_bytes, const std::string& why) {
   std::unique_ptr<gzFile_s, GzCloser> file(gzopen(path.c_str(), "rb"));
   if (!file) fail("cannot open file ", path, ": ", std::strerror(errno));
-  gzbuffer(file.get(), 256 * 1024);
+  gzbuffer(file.get(), 64 * 1024);
   std::vector<uint8_t> bytes;
-  for (;;) {
+  // Chunks grow from 64 KiB to chunk_bytes: small files stay cheap, large
+  // ones are read in few calls.
+  size_t chunk = 64 * 1024;
+  for (;; chunk = std::min(chunk * 2, chunk_bytes)) {
     const size_t old_size = bytes.size();
     if (old_size > max_bytes) fail_too_large(path, max_bytes, why);
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(chunk_bytes, max_bytes + 1 - old_size));
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(chunk, max_bytes + 1 - old_size));
     bytes.resize(old_size + want);
     const int got = gzread(file.get(), bytes.data() + old_size, static_cast<unsigned>(want));
     bytes.resize(old_size + static_cast<size_t>(got > 0 ? got : 0));

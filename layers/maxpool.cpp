@@ -70,7 +70,7 @@ void pool_framed_plane(const float* frame, int64_t frame_width, int kernel, int 
 
 // max that lets a NaN through from either side (values only: which of two
 // equal values wins does not matter).
-inline float nan_max(float a, float b) { return (a > b) | (a != a) ? a : b; }
+inline float nan_max(float a, float b) { return ((a > b) | (a != a)) ? a : b; }
 
 // Eval needs values only, so the window max splits into passes that
 // vectorise: the max down each column over the window's k rows, then across

@@ -196,11 +196,12 @@ void read_model_info(const Checkpoint& checkpoint, const std::string& path, cons
                 ": metadata 'training' and 'dataset' must be JSON objects");
   json_int(info.training, "epoch", 0);  // type-checked here, with the path
   json_string(info.dataset, "spec", "");
-  for (const auto& [key, value] : checkpoint.metadata) {
+  for (const auto& entry : checkpoint.metadata) {  // (clang 14 cannot capture a structured binding)
+    const std::string& key = entry.first;
     static const char* known[] = {"branchy.format", "net",     "config",     "normalizer",
                                   "thresholds",     "training", "dataset", "predictors"};
     if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return key == k; }))
-      info.extra[key] = parse_json(value, path + " metadata '" + key + "'");
+      info.extra[key] = parse_json(entry.second, path + " metadata '" + key + "'");
   }
 }
 

@@ -206,6 +206,19 @@ TEST_CASE("image files are checked whole before stb_image decodes them", "[hosti
     write_bytes(path, pgm(100000, 100000, 255, 4));
     REQUIRE_THROWS_WITH(read_image_file(path), Contains("declares 100000x100000 pixels"));
   }
+  SECTION("a PNG chunk longer than the file, or with a wrong CRC, is refused before stb reserves memory for it") {
+    // A fuzzed 63-byte PNG once made stb ask for 1.5 GB: it trusted a chunk's length.
+    Bytes bytes = png_declaring(4, 4);
+    const size_t idat = 33;  // after the signature (8) and IHDR (25)
+    bytes[idat] = 0x41;      // IDAT's length becomes about 1.1 GB
+    write_bytes(path, bytes);
+    REQUIRE_THROWS_WITH(read_image_file(path), Contains(path) && Contains("chunk 1 'IDAT'") &&
+                                                   Contains("runs past the end of the file"));
+    bytes = png_declaring(4, 4);
+    bytes[idat + 8] ^= 1;  // a flipped bit in IDAT's data
+    write_bytes(path, bytes);
+    REQUIRE_THROWS_WITH(read_image_file(path), Contains("chunk 1 'IDAT' fails its CRC check"));
+  }
   SECTION("other formats and corrupt data are named") {
     write_bytes(path, text_bytes("GIF89a\x01\x00\x01\x00"));
     REQUIRE_THROWS_WITH(read_image_file(path), Contains(path) && Contains("not a PNG, JPEG, BMP or binary PGM/PPM"));
