@@ -143,10 +143,12 @@ TEST_CASE("safetensors round trip keeps names, order, shapes, bits and metadata"
 
 TEST_CASE("safetensors bytes are exactly the format's", "[checkpoint]") {
   const Tensor a = Tensor::from_vector(Shape{2}, {1.0f, -2.0f});
+  // The CRC-32 of the data bytes is Python's zlib.crc32(struct.pack("<2f", 1.0, -2.0)).
   const std::string expected =
-      std::string("\x50\x00\x00\x00\x00\x00\x00\x00", 8) +  // header length 80, little-endian u64
-      R"({"__metadata__":{"k":"v"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})"  // 79 bytes
-      " " +                                                 // padding to 8 + 80 = 88, a multiple of 8
+      std::string("\x78\x00\x00\x00\x00\x00\x00\x00", 8) +  // header length 120, little-endian u64
+      R"({"__metadata__":{"k":"v","branchy.crc32":"{\"a\":\"c3872656\"}"},)"
+      R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})"  // 118 bytes
+      "  " +                                                // padding to 8 + 120 = 128, a multiple of 8
       std::string("\x00\x00\x80\x3F", 4) +                  // 1.0f  = 0x3F800000, little-endian
       std::string("\x00\x00\x00\xC0", 4);                   // -2.0f = 0xC0000000
   REQUIRE(safetensors_bytes({{"a", a}}, {{"k", "v"}}) == expected);
@@ -294,6 +296,15 @@ TEST_CASE("a failed save leaves the previous checkpoint byte-identical", "[check
     INFO(message);
     REQUIRE(message.rfind(path + ": writing " + path + ".tmp-", 0) == 0);
     REQUIRE(message.find("File too large") != std::string::npos);
+  }
+  SECTION("the disk is full") {
+    // The temporary file's name leads to /dev/full, where every write fails
+    // with ENOSPC, for root too (a full tmpfs would need mount rights).
+    const std::string temporary = path + ".tmp-" + std::to_string(getpid());
+    fs::create_symlink("/dev/full", temporary);
+    REQUIRE_THROWS_WITH(save_safetensors(path, new_tensors, {{"epoch", "2"}}),
+                        path + ": writing " + temporary + " failed: No space left on device");
+    REQUIRE(fs::exists("/dev/full"));  // the writer removed its link, not the device
   }
   SECTION("the rename fails (a directory is in the way of the target)") {
     const std::string target = dir.file("target-is-a-directory");
