@@ -1,7 +1,8 @@
 // Training runs that meet trouble stop with one line that says where, and
 // leave the checkpoints they saved before as they were: a NaN weight, a
 // learning rate that blows the weights up, a NaN gradient, a full disk and a
-// run folder that cannot take a new file.
+// run folder that cannot take a new file. First, the search for where a NaN
+// or an infinity showed up (nets/non_finite.h) on its own.
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -15,6 +16,7 @@
 
 #include "engine/error.h"
 #include "layers/layer.h"
+#include "nets/non_finite.h"
 #include "pipeline/model_file.h"
 #include "pipeline/trainer.h"
 #include "tests/quadrant_task.h"
@@ -79,6 +81,30 @@ class NanGradient : public Layer {
 };
 
 }  // namespace
+
+TEST_CASE("the first NaN or infinity is found in the input, in a branch's layer, or in a gradient", "[training]") {
+  auto net = tiny_b_lenet();
+  Tensor images = Tensor::filled(Shape{2, 1, 12, 12}, 0.5f);
+  REQUIRE(first_non_finite_output(*net, images, Mode::eval, false).empty());
+  REQUIRE(first_non_finite_param_value(net->named_params()).empty());
+
+  std::vector<ParamRef> params = net->named_params();
+  for (ParamRef& p : params)
+    if (p.name == "branch0.conv.weight") p.param->value[5] = std::numeric_limits<float>::infinity();
+  REQUIRE(first_non_finite_output(*net, images, Mode::eval, false).rfind("the output of branch0.conv (conv ", 0) == 0);
+  REQUIRE(first_non_finite_output(*net, images, Mode::eval, true).empty());  // the trunk alone never runs it
+  REQUIRE(first_non_finite_param_value(params) == "branch0.conv.weight holds inf at element 5");
+
+  images[7] = -std::numeric_limits<float>::infinity();
+  REQUIRE(first_non_finite_output(*net, images, Mode::eval, false) == "the input");
+
+  for (ParamRef& p : params) p.param->zero_grad();
+  params[0].param->grad[1] = std::numeric_limits<float>::quiet_NaN();
+  params[2].param->grad[0] = -std::numeric_limits<float>::infinity();
+  REQUIRE(first_non_finite_gradient(params) == params[0].name + " holds nan at element 1");
+  std::reverse(params.begin(), params.end());
+  REQUIRE(first_non_finite_gradient(params) == params[params.size() - 3].name + " holds -inf at element 0");
+}
 
 TEST_CASE("a NaN weight stops training, naming the epoch, the batch, the layer and the parameter", "[training]") {
   const TemporaryFolder runs("faults");
