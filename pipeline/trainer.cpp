@@ -339,6 +339,8 @@ void add_validation_scores(BranchyNet& net, const Dataset& validation, const Nor
   }
 }
 
+std::string training_plot_path(const TrainOptions& options) { return options.out_dir + "/training.svg"; }
+
 // Updates the best epoch, saves model.safetensors (when best) and
 // last.safetensors, then logs the row and redraws the plot. Returns whether
 // the epoch is the best so far.
@@ -360,7 +362,7 @@ bool save_epoch(BranchyNet& net, const TrainOptions& options, const EpochRecord&
   log.row(csv_row(record));
   if (best) save_model(result.model_path, net, info, nullptr);
   save_model(result.last_path, net, info, &optimizer);
-  write_training_plot(options.out_dir + "/training.svg", csv_path, net.name());
+  write_training_plot(training_plot_path(options), csv_path, net.name());
   return best;
 }
 
@@ -384,6 +386,9 @@ TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Norm
   result.model_path = options.out_dir + "/model.safetensors";
   result.last_path = options.out_dir + "/last.safetensors";
   const std::string csv_path = options.out_dir + "/train_log.csv";
+  // A run killed while it wrote a file left that file's temporary copy.
+  for (const std::string& path : {result.model_path, result.last_path, csv_path, training_plot_path(options)})
+    remove_abandoned_temporary_files(path);
 
   PhaseOptimizer optimizer;
   optimizer.start(net, options.trunk_epochs > 0, options);

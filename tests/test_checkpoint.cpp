@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "formats/atomic_file.h"
 #include "formats/checkpoint.h"
 #include "engine/error.h"
 
@@ -332,6 +334,28 @@ TEST_CASE("a failed save leaves the previous checkpoint byte-identical", "[check
   REQUIRE(read_bytes(path) == old_bytes);
   REQUIRE(dir.listing() == std::vector<std::string>{"model.safetensors"});  // no temporary file left
   REQUIRE(load_safetensors(path).metadata.at("epoch") == "1");
+}
+
+TEST_CASE("the temporary files of killed writers are removed, those of running processes kept", "[checkpoint]") {
+  TempDir dir;
+  const std::string path = dir.file("last.safetensors");
+  const pid_t ended = fork();  // a process id that no process has any more
+  if (ended == 0) _exit(0);
+  REQUIRE(ended > 0);
+  REQUIRE(waitpid(ended, nullptr, 0) == ended);
+  const auto touch = [&](const std::string& name) { write_bytes(dir.file(name), "x"); };
+  touch("last.safetensors");
+  touch("last.safetensors.tmp-" + std::to_string(ended));  // abandoned: removed
+  touch("last.safetensors.tmp-" + std::to_string(getpid()));  // this process's own
+  touch("last.safetensors.tmp-1");  // init's, which runs
+  touch("last.safetensors.tmp-12ab");  // not a writer's name
+  touch("model.safetensors.tmp-" + std::to_string(ended));  // another file's
+  remove_abandoned_temporary_files(path);
+  std::vector<std::string> kept = {"last.safetensors", "last.safetensors.tmp-1", "last.safetensors.tmp-12ab",
+                                   "last.safetensors.tmp-" + std::to_string(getpid()),
+                                   "model.safetensors.tmp-" + std::to_string(ended)};
+  std::sort(kept.begin(), kept.end());  // as listing() gives them
+  REQUIRE(dir.listing() == kept);
 }
 
 TEST_CASE("load_params copies by name and refuses a checkpoint that does not match", "[checkpoint]") {
