@@ -341,9 +341,9 @@ void add_validation_scores(BranchyNet& net, const Dataset& validation, const Nor
 
 std::string training_plot_path(const TrainOptions& options) { return options.out_dir + "/training.svg"; }
 
-// Updates the best epoch, saves model.safetensors (when best) and
-// last.safetensors, then logs the row and redraws the plot. Returns whether
-// the epoch is the best so far.
+// Updates the best epoch, logs the row, saves model.safetensors (when best)
+// and last.safetensors, and redraws the plot. Returns whether the epoch is
+// the best so far.
 bool save_epoch(BranchyNet& net, const TrainOptions& options, const EpochRecord& record, Optimizer& optimizer,
                 ModelInfo& info, CsvWriter& log, const std::string& csv_path, TrainResult& result) {
   const double score = record.validation_accuracy.back();
