@@ -98,8 +98,9 @@ $(BENCH_BIN): $(BENCH_OBJECTS) $(LIBRARY)
 	$(CXX) $(LDFLAGS) $(BENCH_OBJECTS) $(LIBRARY) $(LDLIBS) -o $@
 
 # Catch2's own summary, then one plain "N passed, N failed" line for CI.
+# BRANCHY_BINARY: the program that tests/test_kill_resume.cpp runs and kills.
 test: $(TEST_BIN) all
-	@set -o pipefail; $(TEST_BIN) $(TEST_ARGS) 2>&1 | tee $(BUILD)/test.log; status=$$?; \
+	@set -o pipefail; BRANCHY_BINARY=$(abspath $(BRANCHY)) $(TEST_BIN) $(TEST_ARGS) 2>&1 | tee $(BUILD)/test.log; status=$$?; \
 	passed=$$(grep -oE '^All tests passed \(([0-9]+) assertions? in ([0-9]+) test cases?\)' $(BUILD)/test.log | grep -oE '[0-9]+ test' | grep -oE '[0-9]+'); \
 	if [ -n "$$passed" ]; then echo "tests: $$passed passed, 0 failed"; \
 	else line=$$(grep -E '^test cases:' $(BUILD)/test.log | tail -1); \

@@ -1,8 +1,10 @@
 #include "formats/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -12,8 +14,15 @@
 
 namespace branchy {
 
+namespace {
+
+// A writer's temporary file is this followed by its process id.
+std::string temporary_path_prefix(const std::string& path) { return path + ".tmp-"; }
+
+}  // namespace
+
 AtomicFileWriter::AtomicFileWriter(const std::string& path)
-    : path_(path), temporary_path_(path + ".tmp-" + std::to_string(getpid())) {
+    : path_(path), temporary_path_(temporary_path_prefix(path) + std::to_string(getpid())) {
   BRANCHY_CHECK(!path.empty(), "cannot write a file with an empty path");
   descriptor_ = ::open(temporary_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (descriptor_ < 0)
@@ -74,6 +83,25 @@ void AtomicFileWriter::commit() {
   if (directory_descriptor >= 0) {
     ::fsync(directory_descriptor);
     ::close(directory_descriptor);
+  }
+}
+
+void remove_abandoned_temporary_files(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path target(temporary_path_prefix(path));
+  const std::string prefix = target.filename().string();
+  const fs::path folder = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  std::error_code error;
+  for (fs::directory_iterator entry(folder, error), end; !error && entry != end; entry.increment(error)) {
+    const std::string name = entry->path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string pid_text = name.substr(prefix.size());
+    if (pid_text.size() > 9 || !std::all_of(pid_text.begin(), pid_text.end(), is_digit)) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+    // kill(pid, 0) sends nothing; ESRCH says that no such process runs.
+    std::error_code ignored;
+    if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) fs::remove(entry->path(), ignored);
   }
 }
 

@@ -44,4 +44,10 @@ class AtomicFileWriter {
 // The whole file in one call.
 void write_file_atomically(const std::string& path, std::string_view contents);
 
+// Removes what writers of <path> that were killed before commit() left:
+// "<path>.tmp-<pid>" files of processes that no longer run. The files of
+// running processes, this one's included, are left alone. Errors are
+// ignored: this only tidies up.
+void remove_abandoned_temporary_files(const std::string& path);
+
 }  // namespace branchy

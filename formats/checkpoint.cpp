@@ -9,12 +9,14 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
 #include "formats/atomic_file.h"
 #include "engine/error.h"
 #include "formats/json.h"
+#include "formats/tensor_checksums.h"
 
 namespace branchy {
 
@@ -38,9 +40,12 @@ uint64_t tensor_bytes(const Tensor& tensor) { return static_cast<uint64_t>(tenso
 std::string encode_header(const std::vector<NamedTensor>& tensors,
                           const std::map<std::string, std::string>& metadata) {
   Json header = Json::object();
-  if (!metadata.empty()) {
+  BRANCHY_CHECK(!metadata.count(tensor_checksums_key), "metadata key ", tensor_checksums_key,
+                " is reserved for the tensors' checksums, which are written on their own");
+  if (!metadata.empty() || !tensors.empty()) {
     Json& pairs = header[metadata_key] = Json::object();
     for (const auto& [key, value] : metadata) pairs[key] = value;
+    if (!tensors.empty()) pairs[tensor_checksums_key] = encode_tensor_checksums(tensors);
   }
   std::set<std::string> names;
   uint64_t offset = 0;
@@ -230,12 +235,16 @@ Checkpoint load_safetensors(const std::string& path) {
 
   Checkpoint checkpoint;
   std::vector<TensorEntry> entries;
+  std::optional<TensorChecksums> checksums;  // none in files written before they existed
   try {
     for (const auto& [name, value] : header.items()) {  // the parser already refused duplicate names
       if (name == metadata_key) read_metadata(value, checkpoint.metadata);
       else entries.push_back(read_entry(name, value, data_bytes));
     }
     check_layout(entries, data_bytes);
+    std::vector<std::string> names;
+    for (const TensorEntry& entry : entries) names.push_back(entry.name);
+    checksums = take_tensor_checksums(checkpoint.metadata, names);
   } catch (const Error& e) {
     fail(path, ": ", e.what());
   }
@@ -245,6 +254,7 @@ Checkpoint load_safetensors(const std::string& path) {
     if (::fseeko(file.get(), static_cast<off_t>(data_start + entry.begin), SEEK_SET) != 0)
       fail(path, ": cannot seek to tensor ", quoted(entry.name), ": ", std::strerror(errno));
     read_exactly(file.get(), tensor.data(), entry.end - entry.begin, path, "tensor " + quoted(entry.name));
+    if (checksums) verify_tensor_checksum(*checksums, entry.name, tensor, path);
     checkpoint.tensors.push_back({entry.name, tensor});
   }
   return checkpoint;

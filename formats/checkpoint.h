@@ -13,17 +13,22 @@
 // package, tests/reference/read_safetensors.py (stdlib + numpy) does.
 //
 // save_safetensors
-//   Requires: distinct, non-empty names (not "__metadata__"); defined tensors.
+//   Requires: distinct, non-empty names (not "__metadata__"); defined tensors;
+//   no metadata key "branchy.crc32" (it is written by this function).
 //   Ensures: the file is replaced atomically (see atomic_file.h): a crash or
 //   error leaves any previous file at `path` intact. Tensors are written in the
-//   given order, __metadata__ first (left out when empty).
+//   given order, __metadata__ first (left out when there are neither tensors
+//   nor metadata); the metadata gains each tensor's CRC-32 (tensor_checksums.h).
 // load_safetensors
 //   Ensures: every tensor in the file, in header order, with a fresh copy of
-//   its data. Only dtype F32 and ranks 0..5 are accepted.
+//   its data, checked against its CRC-32 when the file holds checksums (files
+//   written before they existed have none and load unchecked). The metadata
+//   as it was given to save_safetensors, without the checksums.
 //   Fails: Error "<path>: <problem>" for a file that breaks the format in any
 //   way (too short, bad header length, bad JSON, another dtype, bad shape,
 //   offsets that disagree with the shape or overlap, leave gaps or run past
-//   the data, trailing bytes, non-string metadata, duplicate names).
+//   the data, trailing bytes, non-string metadata, duplicate names), and for
+//   damaged data: a tensor whose bytes do not give its stored CRC-32, by name.
 // load_params
 //   Requires: every checkpoint tensor has a Param of the same name and shape,
 //   and every Param has a tensor. Ensures: each Param's value holds the saved

@@ -206,14 +206,22 @@ void read_model_info(const Checkpoint& checkpoint, const std::string& path, cons
 }
 
 void restore_optimizer(const Checkpoint& checkpoint, Optimizer& optimizer, const std::string& path) {
-  for (auto& [name, tensor] : optimizer.state_tensors()) {
+  constexpr const char* steps_name = "optimizer.steps_taken";
+  const std::vector<OptimizerStateTensor> state = optimizer.state_tensors();
+  // Every optimizer tensor in the file must have a place, or the run would
+  // resume with state it silently dropped.
+  for (const NamedTensor& t : checkpoint.tensors)
+    BRANCHY_CHECK(!is_optimizer_tensor(t.name) || t.name == steps_name ||
+                      std::any_of(state.begin(), state.end(), [&](const auto& s) { return s.first == t.name; }),
+                  path, ": optimizer state '", t.name, "' belongs to no parameter this optimizer steps");
+  for (const auto& [name, tensor] : state) {
     const Tensor* stored = checkpoint.find(name);
     BRANCHY_CHECK(stored, path, ": no optimizer state '", name, "' (was it saved by another optimizer?)");
     BRANCHY_CHECK(stored->shape() == tensor->shape(), path, ": optimizer state '", name, "' has shape ",
                   stored->shape().str(), ", expected ", tensor->shape().str());
     std::memcpy(tensor->data(), stored->data(), sizeof(float) * tensor->numel());
   }
-  const Tensor* steps = checkpoint.find("optimizer.steps_taken");
+  const Tensor* steps = checkpoint.find(steps_name);
   BRANCHY_CHECK(steps && steps->numel() == 1, path, ": no optimizer step count");
   optimizer.set_steps_taken(static_cast<int64_t>((*steps)[0]));
 }

@@ -12,8 +12,10 @@
 //   dataset         the dataset spec it was trained on, class_names
 //   predictors      a JSON array of predictor settings (predictors/predictor.h);
 //                   their tensors are "predictor.<kind>.<placement>.*"
-// Loading checks the file is ours and that every tensor fits the rebuilt
-// network; a foreign or damaged file is one Error naming the path.
+// Loading checks the file is ours, that its data match their checksums
+// (formats/tensor_checksums.h), and that every tensor fits the rebuilt
+// network: none missing, none extra, by name. A foreign or damaged file is
+// one Error naming the path.
 #pragma once
 
 #include <map>
@@ -56,7 +58,9 @@ void save_model(const std::string& path, BranchyNet& net, const ModelInfo& info,
 
 LoadedModel load_model(const std::string& path);
 
-// Copies optimizer state stored by save_model back into `optimizer`.
+// Copies optimizer state stored by save_model back into `optimizer`. Fails
+// naming the file and the first optimizer tensor missing from it, of another
+// shape, or in it but not the optimizer's.
 void restore_optimizer(const Checkpoint& checkpoint, Optimizer& optimizer, const std::string& path);
 
 }  // namespace branchy

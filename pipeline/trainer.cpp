@@ -1,5 +1,6 @@
 #include "pipeline/trainer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -7,6 +8,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <sstream>
 
 #include "formats/atomic_file.h"
 #include "report/csv.h"
@@ -17,6 +19,7 @@
 #include "report/progress.h"
 #include "report/timer.h"
 #include "layers/dropout.h"
+#include "nets/non_finite.h"
 #include "pipeline/exit_outputs.h"
 #include "pipeline/model_file.h"
 #include "pipeline/training_plot.h"
@@ -249,13 +252,41 @@ double forward_and_loss(BranchyNet& net, const Batch& batch, const std::vector<f
   return loss;
 }
 
+// Stops a run that met a NaN or an infinity at (epoch, batch): what went
+// wrong and where, and that the checkpoints saved so far are untouched (this
+// epoch's are written only after its last batch).
+[[noreturn]] void fail_diverged(int epoch, int64_t batch_index, const std::string& what, const std::string& out_dir) {
+  fail("training diverged at epoch ", epoch, " batch ", batch_index, ": ", what, "; checkpoints already saved in ",
+       out_dir, " are kept (try a lower learning rate)");
+}
+
+// Why the loss of `batch` is not finite: the first layer whose output holds a
+// NaN or an infinity, and the first weight that does. Runs once, on failure.
+std::string non_finite_loss_cause(BranchyNet& net, const Batch& batch, bool trunk_phase, double loss) {
+  std::ostringstream cause;
+  cause << "the loss is " << number_for_message(loss);
+  const std::string output = first_non_finite_output(net, batch.images, Mode::train, trunk_phase);
+  if (output.empty())
+    cause << "; every layer's output is finite, so the loss itself overflowed";
+  else
+    cause << "; the first NaN or infinity is in " << output;
+  const std::string weight = first_non_finite_param_value(net.named_params());
+  if (!weight.empty()) cause << "; parameter " << weight;
+  return cause.str();
+}
+
 // One pass over the training split: sets the record's train loss, per-exit
 // train accuracy (NaN for the branches in the trunk phase, which does not
-// run them) and images per second.
+// run them) and images per second. A NaN or an infinity in the loss or in a
+// gradient stops it before the optimizer step (see fail_diverged).
 void train_one_epoch(BranchyNet& net, Batcher& batcher, Optimizer& optimizer, bool trunk_phase, int total_epochs,
                      int64_t train_size, const TrainOptions& options, EpochRecord& record) {
   const int exits = net.num_exits();
   const std::vector<float> weights = exit_loss_weights(options, exits, trunk_phase);
+  // In the order backward fills their gradients, so that the first
+  // non-finite one found is where backward went wrong.
+  std::vector<ParamRef> params_in_backward_order = phase_params(net, trunk_phase);
+  std::reverse(params_in_backward_order.begin(), params_in_backward_order.end());
   Timer timer;
   char label[64];
   std::snprintf(label, sizeof label, "epoch %d/%d", record.epoch, total_epochs);
@@ -271,10 +302,16 @@ void train_one_epoch(BranchyNet& net, Batcher& batcher, Optimizer& optimizer, bo
     ++batch_index;
     const double batch_loss = forward_and_loss(net, batch, weights, trunk_phase, d_logits, correct);
     if (!std::isfinite(batch_loss))
-      fail("training diverged at epoch ", record.epoch, " batch ", batch_index, ": the loss is ", batch_loss,
-           "; checkpoints already saved in ", options.out_dir, " are kept (try a lower learning rate)");
+      fail_diverged(record.epoch, batch_index, non_finite_loss_cause(net, batch, trunk_phase, batch_loss),
+                    options.out_dir);
     optimizer.zero_grad();
     net.backward_exits(d_logits);
+    // Checked before the step, so that a spoiled gradient never reaches the weights.
+    const std::string spoiled_gradient = first_non_finite_gradient(params_in_backward_order);
+    if (!spoiled_gradient.empty())
+      fail_diverged(record.epoch, batch_index,
+                    "the gradient of " + spoiled_gradient + " (the loss was " + number_for_message(batch_loss) + ")",
+                    options.out_dir);
     optimizer.step();
     loss_sum += batch_loss * batch.size();
     seen += batch.size();
@@ -302,9 +339,11 @@ void add_validation_scores(BranchyNet& net, const Dataset& validation, const Nor
   }
 }
 
-// Updates the best epoch, saves model.safetensors (when best) and
-// last.safetensors, then logs the row and redraws the plot. Returns whether
-// the epoch is the best so far.
+std::string training_plot_path(const TrainOptions& options) { return options.out_dir + "/training.svg"; }
+
+// Updates the best epoch, logs the row, saves model.safetensors (when best)
+// and last.safetensors, and redraws the plot. Returns whether the epoch is
+// the best so far.
 bool save_epoch(BranchyNet& net, const TrainOptions& options, const EpochRecord& record, Optimizer& optimizer,
                 ModelInfo& info, CsvWriter& log, const std::string& csv_path, TrainResult& result) {
   const double score = record.validation_accuracy.back();
@@ -317,10 +356,13 @@ bool save_epoch(BranchyNet& net, const TrainOptions& options, const EpochRecord&
   info.training["epoch"] = record.epoch;
   info.training["best_epoch"] = result.best_epoch;
   info.training["best_validation_accuracy"] = result.best_validation_accuracy;
+  // The row goes first: a run killed between it and last.safetensors logged
+  // an epoch it did not save, and resuming drops that row (trim_log); the
+  // other order would lose the row of an epoch that was saved.
+  log.row(csv_row(record));
   if (best) save_model(result.model_path, net, info, nullptr);
   save_model(result.last_path, net, info, &optimizer);
-  log.row(csv_row(record));  // after the checkpoint: a logged epoch is always a saved one
-  write_training_plot(options.out_dir + "/training.svg", csv_path, net.name());
+  write_training_plot(training_plot_path(options), csv_path, net.name());
   return best;
 }
 
@@ -344,6 +386,9 @@ TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Norm
   result.model_path = options.out_dir + "/model.safetensors";
   result.last_path = options.out_dir + "/last.safetensors";
   const std::string csv_path = options.out_dir + "/train_log.csv";
+  // A run killed while it wrote a file left that file's temporary copy.
+  for (const std::string& path : {result.model_path, result.last_path, csv_path, training_plot_path(options)})
+    remove_abandoned_temporary_files(path);
 
   PhaseOptimizer optimizer;
   optimizer.start(net, options.trunk_epochs > 0, options);

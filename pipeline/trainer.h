@@ -2,20 +2,26 @@
 //
 // Each epoch: shuffle (seeded by seed and epoch, so a resumed run sees the
 // same order), forward every exit, loss = sum_e weight_e * CE_e, backward,
-// optimizer step; then evaluate every exit on the validation split, print
-// one line, append a row to <out>/train_log.csv, redraw <out>/training.svg,
-// and save <out>/last.safetensors (weights + optimizer state, to resume) and
-// <out>/model.safetensors when the validation accuracy of the last exit is
-// the best so far. Files are written atomically: a run killed at any moment
-// keeps the previous checkpoint whole.
+// optimizer step; then evaluate every exit on the validation split, append a
+// row to <out>/train_log.csv, save <out>/model.safetensors when the
+// validation accuracy of the last exit is the best so far and
+// <out>/last.safetensors (weights + optimizer state, to resume), redraw
+// <out>/training.svg and print one line. Checkpoints are written atomically
+// (temporary file, fsync, rename, fsync of the folder): a run killed at any
+// moment keeps the previous checkpoint whole, and resuming from it ends with
+// the same weights, bit for bit, as a run never stopped (same seed and
+// thread count; tests/test_kill_resume.cpp kills real runs to check it).
 //
 // Optionally the trunk is trained alone first (trunk_epochs), as BranchyNet
 // did, and the joint phase starts from it. The trunk phase runs the trunk
 // alone (BranchyNet::forward_final): branches are neither run nor changed,
 // their batch-norm running statistics included.
 //
-// A non-finite loss stops training with an Error naming the epoch and batch;
-// checkpoints already written stay as they were.
+// A NaN or an infinity stops training with an Error naming the epoch and
+// batch and where it came from: for the loss, the first layer whose output
+// holds one (and the first parameter, if a weight does); for a gradient, the
+// first parameter backward gave one, found before the optimizer step so the
+// weights stay finite. Checkpoints already written stay as they were.
 #pragma once
 
 #include <string>

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "formats/atomic_file.h"
 #include "formats/checkpoint.h"
 #include "engine/error.h"
 
@@ -143,10 +145,12 @@ TEST_CASE("safetensors round trip keeps names, order, shapes, bits and metadata"
 
 TEST_CASE("safetensors bytes are exactly the format's", "[checkpoint]") {
   const Tensor a = Tensor::from_vector(Shape{2}, {1.0f, -2.0f});
+  // The CRC-32 of the data bytes is Python's zlib.crc32(struct.pack("<2f", 1.0, -2.0)).
   const std::string expected =
-      std::string("\x50\x00\x00\x00\x00\x00\x00\x00", 8) +  // header length 80, little-endian u64
-      R"({"__metadata__":{"k":"v"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})"  // 79 bytes
-      " " +                                                 // padding to 8 + 80 = 88, a multiple of 8
+      std::string("\x78\x00\x00\x00\x00\x00\x00\x00", 8) +  // header length 120, little-endian u64
+      R"({"__metadata__":{"k":"v","branchy.crc32":"{\"a\":\"c3872656\"}"},)"
+      R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})"  // 118 bytes
+      "  " +                                                // padding to 8 + 120 = 128, a multiple of 8
       std::string("\x00\x00\x80\x3F", 4) +                  // 1.0f  = 0x3F800000, little-endian
       std::string("\x00\x00\x00\xC0", 4);                   // -2.0f = 0xC0000000
   REQUIRE(safetensors_bytes({{"a", a}}, {{"k", "v"}}) == expected);
@@ -295,6 +299,15 @@ TEST_CASE("a failed save leaves the previous checkpoint byte-identical", "[check
     REQUIRE(message.rfind(path + ": writing " + path + ".tmp-", 0) == 0);
     REQUIRE(message.find("File too large") != std::string::npos);
   }
+  SECTION("the disk is full") {
+    // The temporary file's name leads to /dev/full, where every write fails
+    // with ENOSPC, for root too (a full tmpfs would need mount rights).
+    const std::string temporary = path + ".tmp-" + std::to_string(getpid());
+    fs::create_symlink("/dev/full", temporary);
+    REQUIRE_THROWS_WITH(save_safetensors(path, new_tensors, {{"epoch", "2"}}),
+                        path + ": writing " + temporary + " failed: No space left on device");
+    REQUIRE(fs::exists("/dev/full"));  // the writer removed its link, not the device
+  }
   SECTION("the rename fails (a directory is in the way of the target)") {
     const std::string target = dir.file("target-is-a-directory");
     fs::create_directory(target);
@@ -321,6 +334,28 @@ TEST_CASE("a failed save leaves the previous checkpoint byte-identical", "[check
   REQUIRE(read_bytes(path) == old_bytes);
   REQUIRE(dir.listing() == std::vector<std::string>{"model.safetensors"});  // no temporary file left
   REQUIRE(load_safetensors(path).metadata.at("epoch") == "1");
+}
+
+TEST_CASE("the temporary files of killed writers are removed, those of running processes kept", "[checkpoint]") {
+  TempDir dir;
+  const std::string path = dir.file("last.safetensors");
+  const pid_t ended = fork();  // a process id that no process has any more
+  if (ended == 0) _exit(0);
+  REQUIRE(ended > 0);
+  REQUIRE(waitpid(ended, nullptr, 0) == ended);
+  const auto touch = [&](const std::string& name) { write_bytes(dir.file(name), "x"); };
+  touch("last.safetensors");
+  touch("last.safetensors.tmp-" + std::to_string(ended));  // abandoned: removed
+  touch("last.safetensors.tmp-" + std::to_string(getpid()));  // this process's own
+  touch("last.safetensors.tmp-1");  // init's, which runs
+  touch("last.safetensors.tmp-12ab");  // not a writer's name
+  touch("model.safetensors.tmp-" + std::to_string(ended));  // another file's
+  remove_abandoned_temporary_files(path);
+  std::vector<std::string> kept = {"last.safetensors", "last.safetensors.tmp-1", "last.safetensors.tmp-12ab",
+                                   "last.safetensors.tmp-" + std::to_string(getpid()),
+                                   "model.safetensors.tmp-" + std::to_string(ended)};
+  std::sort(kept.begin(), kept.end());  // as listing() gives them
+  REQUIRE(dir.listing() == kept);
 }
 
 TEST_CASE("load_params copies by name and refuses a checkpoint that does not match", "[checkpoint]") {

@@ -1,7 +1,8 @@
 // The training loop end to end: a tiny branchy net learns a small synthetic
-// task well above chance, a resumed run equals an uninterrupted one, and a
-// diverging run stops with a clear error without touching saved checkpoints,
-// and the trunk phase leaves the branches alone.
+// task well above chance, a resumed run equals an uninterrupted one, and the
+// trunk phase leaves the branches alone. Runs that meet a NaN, a full disk or
+// an unwritable folder: test_training_faults.cpp; runs killed and resumed:
+// test_kill_resume.cpp.
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
@@ -20,60 +21,13 @@
 #include "pipeline/model_file.h"
 #include "nets/registry.h"
 #include "pipeline/trainer.h"
+#include "tests/quadrant_task.h"
 #include "tests/temp_folder.h"
 
 using namespace branchy;
-using branchy::testing::TemporaryFolder;
+using namespace branchy::testing;
 
 namespace {
-
-// Four classes of 12×12 grey images: a bright 4×4 square in one of the four
-// quadrants, on noise. Easy for a conv net, impossible by chance (25%).
-Dataset quadrant_dataset(int64_t count, uint64_t seed, const std::string& name) {
-  Dataset d;
-  d.channels = 1;
-  d.height = d.width = 12;
-  d.num_classes = 4;
-  d.class_names = {"top-left", "top-right", "bottom-left", "bottom-right"};
-  d.name = name;
-  Rng rng(seed);
-  d.pixels.resize(count * 144);
-  for (int64_t i = 0; i < count; ++i) {
-    const int label = static_cast<int>(rng.below(4));
-    d.labels.push_back(label);
-    uint8_t* image = d.pixels.data() + i * 144;
-    for (int p = 0; p < 144; ++p) image[p] = static_cast<uint8_t>(rng.below(90));
-    const int top = (label / 2) * 6 + 1 + static_cast<int>(rng.below(2));
-    const int left = (label % 2) * 6 + 1 + static_cast<int>(rng.below(2));
-    for (int y = top; y < top + 4; ++y)
-      for (int x = left; x < left + 4; ++x) image[y * 12 + x] = 230;
-  }
-  return d;
-}
-
-DatasetSplits quadrant_splits() {
-  DatasetSplits s;
-  s.train = quadrant_dataset(256, 1, "quadrants/train");
-  s.validation = quadrant_dataset(64, 2, "quadrants/validation");
-  s.test = quadrant_dataset(64, 3, "quadrants/test");
-  return s;
-}
-
-std::unique_ptr<BranchyNet> tiny_b_lenet() {
-  return build_network("b-lenet", parse_config_overrides("conv1=4,conv2=6,conv3=6,fc=16,branch_conv=4"),
-                       Shape{1, 1, 12, 12}, 4, 11);
-}
-
-TrainOptions quick_options(const std::string& out_dir, int epochs) {
-  TrainOptions o;
-  o.epochs = epochs;
-  o.batch_size = 32;
-  o.learning_rate = 3e-3f;
-  o.out_dir = out_dir;
-  o.quiet = true;
-  o.seed = 5;
-  return o;
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -138,24 +92,6 @@ TEST_CASE("a resumed run ends exactly where an uninterrupted run ends", "[traini
     INFO(a[i].name);
     REQUIRE(max_abs_difference(a[i].param->value, b[i].param->value) == 0.0f);
   }
-}
-
-TEST_CASE("a diverging run stops with a clear error and keeps its checkpoints", "[training]") {
-  const TemporaryFolder runs("training");  // run folders, removed afterwards
-  const DatasetSplits data = quadrant_splits();
-  const Normalizer normalizer = Normalizer::from_dataset(data.train);
-  auto net = tiny_b_lenet();
-  train_network(*net, data, normalizer, quick_options(runs.file("diverge"), 1));
-  const std::string before = read_file(runs.file("diverge/last.safetensors"));
-  REQUIRE(!before.empty());
-
-  // Poison the last layer's bias: the next forward gives NaN logits.
-  for (ParamRef& p : net->named_params())
-    if (p.name == "stage1.fc2.bias") p.param->value[0] = std::numeric_limits<float>::quiet_NaN();
-  TrainOptions more = quick_options(runs.file("diverge"), 2);
-  REQUIRE_THROWS_WITH(train_network(*net, data, normalizer, more),
-                      Catch::Contains("diverged") && Catch::Contains("epoch 1"));
-  REQUIRE(read_file(runs.file("diverge/last.safetensors")) == before);
 }
 
 TEST_CASE("resuming without a checkpoint, or another network's, is a clear error", "[training]") {

@@ -4,12 +4,15 @@ checkpoints load in Python without the `safetensors` package.
 
     python3 tests/reference/read_safetensors.py model.safetensors
 prints the metadata and every tensor's name, shape, sum and first values.
+Files branchy wrote carry each tensor's CRC-32 in the metadata entry
+"branchy.crc32" (formats/tensor_checksums.h); they are checked here too.
 In PyTorch: tensors, metadata = read_safetensors(path);
 model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()}).
 """
 import json
 import struct
 import sys
+import zlib
 
 import numpy as np
 
@@ -39,6 +42,11 @@ def read_safetensors(path):
         end = stop
     if end != len(data):
         raise ValueError(f"{path}: data section is {len(data)} bytes, tensors end at {end}")
+    checksums = json.loads(metadata.pop("branchy.crc32", "{}"))
+    for name, expected in checksums.items():
+        begin, stop = header[name]["data_offsets"]
+        if f"{zlib.crc32(data[begin:stop]):08x}" != expected.lower():
+            raise ValueError(f"{path}: tensor {name}: its data do not match the CRC-32 stored for it")
     order = [name for name in header]  # header order, as written
     return {name: tensors[name] for name in order}, metadata
 
