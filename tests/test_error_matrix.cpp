@@ -165,6 +165,13 @@ std::vector<Case> every_case() {
       {"a network setting no network has", with_model(nullptr),
        {"train", "--net", "b-lenet", "--config", "colour=3", "--data", "mnist:DIR/data", "--validation", "2", "--out", "DIR/run"},
        "colour"},
+      {"training that diverges (a learning rate of 1e30)", with_model(nullptr),
+       {"train", "--net", "b-lenet", "--config", "conv1=3,conv2=4,conv3=4,fc=8,branch_conv=3", "--data",
+        "mnist:DIR/data", "--validation", "2", "--epochs", "1", "--lr", "1e30", "--threads", "1", "--out", "DIR/run"},
+       "epoch 1 batch"},
+      {"a run folder where a file is", with_model(nullptr),
+       {"train", "--net", "b-lenet", "--data", "mnist:DIR/data", "--validation", "2", "--out", "DIR/model.safetensors/run"},
+       "model.safetensors"},
       // ---- model files
       model_case("a missing model file", [](const fs::path& dir) { fs::remove(dir / "model.safetensors"); }, "model.safetensors"),
       model_case("a text file named .safetensors", [](const fs::path& dir) { write(dir / "model.safetensors", "hello, model\n"); },
@@ -188,6 +195,13 @@ std::vector<Case> every_case() {
                    save_safetensors((dir / "model.safetensors").string(), file.tensors, file.metadata);
                  },
                  "finite"),
+      model_case("a flipped byte in a tensor's data",
+                 [](const fs::path& dir) {
+                   Bytes bytes = read(dir / "model.safetensors");
+                   bytes.back() ^= 0x10;
+                   write(dir / "model.safetensors", bytes);
+                 },
+                 "damaged"),
       model_case("a stored threshold of -1", [](const fs::path& dir) { rewrite_metadata(dir / "model.safetensors", "thresholds", "[-1]"); },
                  "threshold -1"),
       model_case("settings of a 6000x6000 input (once 8 GB)",
