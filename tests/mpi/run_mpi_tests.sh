@@ -7,8 +7,8 @@
 #
 # 1. b-lenet (no batch norm), 20 steps with SGD + momentum and with Adam:
 #    2 ranks end with the weights of 1 rank at the same global batch, within
-#    1e-4 of each tensor's scale (see TOLERANCE below); 1 rank under mpirun is
-#    bit for bit the run without mpirun.
+#    1e-4 of each tensor's scale for SGD, 1e-3 for Adam (see TOLERANCE
+#    below); 1 rank under mpirun is bit for bit the run without mpirun.
 # 2. b-resnet (batch norm) with --sync-bn: the same, 2 ranks against 1.
 # 3. Every epoch's line shows the ranks' parameter checksum (the trainer
 #    fails when they differ); a run resumed under MPI equals an unbroken one.
@@ -30,12 +30,16 @@ ranks() { local n=$1; shift; timeout 600 mpirun "${mpirun_args[@]}" -np "$n" "$@
 # then add the halves, 1 rank sums all rows at once (and batch norm's sums
 # likewise); float32 rounding then differs by ~1e-7 relative after one step
 # and the steps compound it: after these 20 steps the largest difference,
-# relative to its tensor's largest value, was 2e-6 (weights and optimizer
-# state). 1e-4 leaves 50x room and is far below a real difference (a wrong
+# relative to its tensor's largest value, was 2e-6 with SGD (weights and
+# optimizer state). 1e-4 leaves 50x room and is far below a real difference (a wrong
 # scale or a missed bucket moves weights by 1e-2 or more). Much longer runs
 # drift further apart, as any two float orders do in a chaotic optimisation
 # (docs/DISTRIBUTED.md).
 TOLERANCE=1e-4
+# Adam divides each update by sqrt(v): where a gradient is near zero the
+# update is a ratio of two tiny numbers, and the rounding difference in the
+# gradient becomes a larger one in the step (measured 2.3e-5 after 20 steps).
+ADAM_TOLERANCE=1e-3
 
 # logged LOG COMMAND...: runs a step the checks below read, or stops here with its log.
 logged() {
@@ -74,7 +78,7 @@ check "1 rank under mpirun is bit for bit the plain run" \
 check "b-lenet, SGD: 2 ranks end with the weights of 1 rank" \
   "$compare" "$work/lenet-1/last.safetensors" "$work/lenet-2/last.safetensors" $TOLERANCE
 check "b-lenet, Adam: 2 ranks end with the weights of 1 rank" \
-  "$compare" "$work/lenet-adam-1/last.safetensors" "$work/lenet-adam-2/last.safetensors" $TOLERANCE
+  "$compare" "$work/lenet-adam-1/last.safetensors" "$work/lenet-adam-2/last.safetensors" $ADAM_TOLERANCE
 check "b-resnet with --sync-bn: 2 ranks end with the weights (and running statistics) of 1 rank" \
   "$compare" "$work/resnet-1/last.safetensors" "$work/resnet-2/last.safetensors" $TOLERANCE
 
