@@ -40,6 +40,10 @@ class Communicator {
   // Each call also lets earlier started sums progress.
   virtual void start_sum(float* values, int64_t n) = 0;
   virtual void finish_sums() = 0;
+  // Lets started sums move on, returning at once. MPI libraries such as
+  // Open MPI advance non-blocking collectives only inside MPI calls, so a
+  // caller that computes for long between starts calls this now and then.
+  virtual void advance_sums() = 0;
 
   // n bytes of rank `root` copied into `bytes` on every other rank.
   virtual void broadcast(void* bytes, int64_t n, int root) = 0;

@@ -57,6 +57,11 @@ void GradientBuckets::start_step() {
 }
 
 void GradientBuckets::layer_finished(const Layer& layer) {
+  if (next_to_start_ > 0) {  // sums are travelling: let them move on
+    const Timer timer;
+    group_.advance_sums();
+    communication_seconds_ += timer.seconds();
+  }
   const auto found = buckets_of_layer_.find(&layer);
   if (found == buckets_of_layer_.end()) return;
   for (int b : found->second) {

@@ -9,7 +9,9 @@
 // bucket's gradients are packed into one buffer and its sum over the ranks
 // is started; the earlier layers' backward runs while it travels. finish()
 // starts the buckets still waiting (an exit whose loss weight is 0 never
-// back-propagates its branch), waits for every sum and unpacks them.
+// back-propagates its branch), waits for every sum and unpacks them. After
+// every layer's backward the started sums are given a chance to move on
+// (Communicator::advance_sums), since MPI advances them only inside calls.
 // Buckets start strictly in index order on every rank, as MPI requires of
 // collectives, whichever layer finishes first.
 //

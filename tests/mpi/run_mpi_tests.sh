@@ -72,6 +72,7 @@ logged "$work/lenet-adam-1.log" ranks 1 "$branchy" "${lenet[@]}" --out "$work/le
 logged "$work/lenet-adam-2.log" ranks 2 "$branchy" "${lenet[@]}" --out "$work/lenet-adam-2"
 logged "$work/resnet-1.log" ranks 1 "$branchy" "${resnet[@]}" --sync-bn --out "$work/resnet-1"
 logged "$work/resnet-2.log" ranks 2 "$branchy" "${resnet[@]}" --sync-bn --out "$work/resnet-2"
+logged "$work/resnet-local.log" ranks 2 "$branchy" "${resnet[@]}" --out "$work/resnet-local"
 
 check "1 rank under mpirun is bit for bit the plain run" \
   "$compare" "$work/lenet-plain/last.safetensors" "$work/lenet-1/last.safetensors" 0
@@ -87,6 +88,9 @@ every_epoch_checked() {  # the epoch lines of a 2-rank log each carry the compar
 }
 check "after every epoch the ranks' parameters were compared (b-lenet)" every_epoch_checked "$work/lenet-2.log" 2
 check "after every epoch the ranks' parameters were compared (b-resnet)" every_epoch_checked "$work/resnet-2.log" 2
+check "per-rank batch norm: running statistics averaged, ranks equal after every epoch" \
+  every_epoch_checked "$work/resnet-local.log" 2
+check "the checkpoint records the ranks and their seeds" grep -aq '\\"rank_seeds\\":\[' "$work/lenet-2/last.safetensors"
 check "rank 0 alone wrote the log: one row per epoch" \
   test "$(wc -l < "$work/lenet-2/train_log.csv")" = 3
 
