@@ -36,8 +36,8 @@ void copy_from_root(Communicator& group, const std::vector<Tensor*>& tensors);
 // Each tensor becomes the mean of its values over the ranks.
 void average_over_ranks(Communicator& group, const std::vector<Tensor*>& tensors);
 
-// Every Param value (learned weights and buffers) of the net, and the
-// optimizer state tensors when given: what a rank's model state is.
+// Every Param value (learned weights and running statistics): the model
+// state a rank holds, besides its optimizer's.
 std::vector<Tensor*> parameter_values(const std::vector<ParamRef>& params);
 // The batch-norm running statistics (Params that are not trainable).
 std::vector<Tensor*> buffer_values(const std::vector<ParamRef>& params);
