@@ -9,15 +9,31 @@
 #   make demo       trains a branchy network on Fashion-MNIST and compares policies
 #   make results    trains, calibrates and evaluates all five networks (docs/RESULTS.md's table)
 #   make deps       installs the Debian packages that are missing
+#   make MPI=1      bin/branchy built with mpicxx: `mpirun -np N bin/branchy train|eval ...` splits the work
+#                   over N processes (docs/DISTRIBUTED.md); make test MPI=1 also runs tests/mpi/run_mpi_tests.sh
+#   make test-mpi   only the MPI tests (builds with MPI=1)
 #   make clean      removes build/ and bin/branchy; trained models in runs/ stay
 #
-# Switches: ARCH=native|x86-64-v3|...  SANITIZE=0|1  BUILD=dir  OPTFLAGS=-O0 (quick builds)  TEST_ARGS="[tag]"
+# Switches: ARCH=native|x86-64-v3|...  SANITIZE=0|1  MPI=0|1  BUILD=dir  OPTFLAGS=-O0 (quick builds)  TEST_ARGS="[tag]"
 #           BENCH_ARGS="--quick --csv FILE --only TEXT"  DEMO_EPOCHS=n
 
 ARCH     ?= native
 SANITIZE ?= 0
+MPI      ?= 0
 CXX      ?= g++
 SHELL    := /bin/bash
+
+# MPI=1: mpicxx compiles and links everything; engine/mpi/world_mpi.cpp takes
+# the place of engine/world_single_process.cpp (engine/communicator.h), the
+# only difference in the sources. Its own build folder keeps the objects apart.
+ifeq ($(MPI),1)
+  CXX := mpicxx
+  ifeq ($(SANITIZE),1)
+    BUILD ?= build/mpi-sanitize
+  else
+    BUILD ?= build/mpi
+  endif
+endif
 
 ifeq ($(SANITIZE),1)
   BUILD    ?= build/sanitize
@@ -41,6 +57,9 @@ LDLIBS   := -lopenblas -lstb -lz -lm
 LDFLAGS  += -fopenmp $(LDSAN)
 
 LIB_SOURCES   := $(wildcard engine/*.cpp formats/*.cpp report/*.cpp layers/*.cpp datasets/*.cpp nets/*.cpp predictors/*.cpp pipeline/*.cpp)
+ifeq ($(MPI),1)
+  LIB_SOURCES := $(filter-out engine/world_single_process.cpp,$(LIB_SOURCES)) engine/mpi/world_mpi.cpp
+endif
 BIN_SOURCES   := $(wildcard bin/*.cpp)
 # The commands and their command line, without main(): also linked into the
 # tests, which run the parser in-process (tests/test_cli.cpp).
@@ -55,13 +74,18 @@ TEST_OBJECTS  := $(TEST_SOURCES:%.cpp=$(BUILD)/%.o)
 BENCH_OBJECTS := $(BENCH_SOURCES:%.cpp=$(BUILD)/%.o)
 
 LIBRARY    := $(BUILD)/libbranchy.a
+# The MPI tests' checkpoint comparer (tests/mpi/compare_models.cpp).
+COMPARE_BIN := $(BUILD)/compare_models
 BRANCHY    := $(BUILD)/branchy
 TEST_BIN   := $(BUILD)/run_tests
 BENCH_BIN  := $(BUILD)/bench_kernels
 
 DEB_PACKAGES := g++ make libopenblas-dev libxsimd-dev catch2 libstb-dev zlib1g-dev nlohmann-json3-dev libcli11-dev dataset-fashion-mnist
+ifeq ($(MPI),1)
+  DEB_PACKAGES += libopenmpi-dev openmpi-bin
+endif
 
-.PHONY: all deps test test-pytorch asan errors-doc bench demo results clean fuzz fuzz-build fuzz-smoke fuzz-deps
+.PHONY: all deps test test-mpi mpi-tests test-pytorch asan errors-doc bench demo results clean fuzz fuzz-build fuzz-smoke fuzz-deps
 .DEFAULT_GOAL := all
 
 all: $(BRANCHY)
@@ -97,15 +121,27 @@ $(TEST_BIN): $(TEST_OBJECTS) $(CLI_OBJECTS) $(LIBRARY)
 $(BENCH_BIN): $(BENCH_OBJECTS) $(LIBRARY)
 	$(CXX) $(LDFLAGS) $(BENCH_OBJECTS) $(LIBRARY) $(LDLIBS) -o $@
 
+$(COMPARE_BIN): $(BUILD)/tests/mpi/compare_models.o $(LIBRARY)
+	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 # Catch2's own summary, then one plain "N passed, N failed" line for CI.
 # BRANCHY_BINARY: the program that tests/test_kill_resume.cpp runs and kills.
-test: $(TEST_BIN) all
+test: $(TEST_BIN) all $(if $(filter 1,$(MPI)),$(COMPARE_BIN))
 	@set -o pipefail; BRANCHY_BINARY=$(abspath $(BRANCHY)) $(TEST_BIN) $(TEST_ARGS) 2>&1 | tee $(BUILD)/test.log; status=$$?; \
 	passed=$$(grep -oE '^All tests passed \(([0-9]+) assertions? in ([0-9]+) test cases?\)' $(BUILD)/test.log | grep -oE '[0-9]+ test' | grep -oE '[0-9]+'); \
 	if [ -n "$$passed" ]; then echo "tests: $$passed passed, 0 failed"; \
 	else line=$$(grep -E '^test cases:' $(BUILD)/test.log | tail -1); \
 	  p=$$(echo "$$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+'); f=$$(echo "$$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+'); \
 	  echo "tests: $${p:-0} passed, $${f:-0} failed"; fi; exit $$status
+ifeq ($(MPI),1)
+	bash tests/mpi/run_mpi_tests.sh $(BRANCHY) $(COMPARE_BIN)
+endif
+
+# The MPI tests alone: 1 and 2 ranks on this machine (tests/mpi/run_mpi_tests.sh).
+test-mpi:
+	$(MAKE) MPI=1 mpi-tests
+mpi-tests: all $(COMPARE_BIN)
+	bash tests/mpi/run_mpi_tests.sh $(BRANCHY) $(COMPARE_BIN)
 
 asan:
 	$(MAKE) test SANITIZE=1
@@ -212,4 +248,4 @@ fuzz-smoke:
 clean:
 	rm -rf build bin/branchy
 
--include $(LIB_OBJECTS:.o=.d) $(BIN_OBJECTS:.o=.d) $(TEST_OBJECTS:.o=.d) $(BENCH_OBJECTS:.o=.d) $(FUZZ_OBJECTS:.o=.d)
+-include $(LIB_OBJECTS:.o=.d) $(BIN_OBJECTS:.o=.d) $(TEST_OBJECTS:.o=.d) $(BENCH_OBJECTS:.o=.d) $(FUZZ_OBJECTS:.o=.d) $(BUILD)/tests/mpi/compare_models.d

@@ -17,6 +17,7 @@
 
 #include "bin/commands.h"
 #include "bin/number_list.h"
+#include "engine/communicator.h"
 #include "nets/registry.h"
 
 namespace branchy {
@@ -155,6 +156,8 @@ CLI::App* add_train(CLI::App& app, TrainArgs& a) {
   c->add_option("--out", o.out_dir, "run folder (default runs/NET)")->type_name("DIR");
   c->add_flag("--resume", o.resume, "continue from OUT/last.safetensors");
   c->add_flag("--quiet", o.quiet, "no progress bars");
+  c->add_flag("--sync-bn", o.sync_batch_norm,
+              "under mpirun: batch-norm statistics over the whole batch of every rank (default: each rank's rows)");
   return c;
 }
 
@@ -278,20 +281,35 @@ std::string usage_message(const CLI::ParseError& e, const CLI::App& command, boo
   return (is_root ? "unknown command '" : "unexpected argument '") + first + "'";
 }
 
+// "branchy train", or "branchy train (rank 1 of 4)" in a job of several processes.
+std::string command_title(const char* name) {
+  std::string title = std::string("branchy ") + name;
+  const Communicator* group = started_world();
+  if (group && group->size() > 1)
+    title += " (rank " + std::to_string(group->rank()) + " of " + std::to_string(group->size()) + ")";
+  return title;
+}
+
+// The failure's one line, then, in a job of several processes, the end of
+// every rank: the others would otherwise wait for this one forever.
+int fail_command(const char* name, int status, const std::string& message, std::FILE* err) {
+  std::fprintf(err, "%s: %s\n", command_title(name).c_str(), message.c_str());
+  std::fflush(err);
+  abort_job_if_distributed(status);
+  return status;
+}
+
 // Runs a command, mapping what it throws to an exit status.
 template <typename Args>
 int run(const char* name, int (*command)(const Args&), const Args& args, std::FILE* err) {
   try {
     return command(args);
   } catch (const UsageError& e) {
-    std::fprintf(err, "branchy %s: %s (see: branchy %s --help)\n", name, e.what(), name);
-    return 2;
+    return fail_command(name, 2, std::string(e.what()) + " (see: branchy " + name + " --help)", err);
   } catch (const std::bad_alloc&) {
-    std::fprintf(err, "branchy %s: error: out of memory\n", name);
-    return 1;
+    return fail_command(name, 1, "error: out of memory", err);
   } catch (const std::exception& e) {
-    std::fprintf(err, "branchy %s: error: %s\n", name, e.what());
-    return 1;
+    return fail_command(name, 1, std::string("error: ") + e.what(), err);
   }
 }
 

@@ -1,9 +1,12 @@
 // branchy eval — every policy's accuracy, exits, MACs and measured speed, side by side.
+// Under mpirun the ranks share the untimed pass; rank 0 times, writes and
+// prints (pipeline/policy_eval.h).
 #include <cstdio>
 #include <filesystem>
 
 #include "bin/commands.h"
 #include "bin/common.h"
+#include "engine/communicator.h"
 #include "engine/threads.h"
 #include "pipeline/policy_comparison.h"
 #include "pipeline/policy_eval.h"
@@ -96,13 +99,16 @@ int command_eval(const EvalArgs& args) {
   check_data_fits(net, samples, args.model_path);
   const Normalizer* normalizer = model.info.normalizer ? &*model.info.normalizer : nullptr;
 
+  Communicator& group = world();
   EvalOptions options = args.options;
   options.segments_of = &net;
+  options.group = &group;
   auto status = [&](const std::string& what) {
-    if (!args.json) std::fprintf(stderr, "measuring %s\n", what.c_str());
+    if (!args.json && group.is_root()) std::fprintf(stderr, "measuring %s\n", what.c_str());
   };
   const std::vector<PolicyReport> reports =
       evaluate_policies(policies, net.num_exits(), samples, normalizer, options, status);
+  if (!group.is_root()) return 0;
   const Comparison comparison = compare_policies(reports);
   write_comparison_plots(comparison, net.name() + " on " + args.split, prefix + "_latency.svg", prefix + "_macs.svg");
   if (args.trace_path) write_route_traces(*args.trace_path, policies, samples, normalizer, thresholds);

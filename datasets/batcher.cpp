@@ -46,14 +46,16 @@ void augment_sample(const uint8_t* sample, int channels, int height, int width, 
 }
 
 Batcher::Batcher(const Dataset& data, int batch_size, bool shuffle, uint64_t seed,
-                 const Normalizer* normalizer, Augmentation augmentation)
+                 const Normalizer* normalizer, Augmentation augmentation, Shard shard)
     : data_(data),
       batch_size_(batch_size),
       shuffle_(shuffle),
       seed_(seed),
       normalizer_(normalizer),
       augmentation_(augmentation),
-      epoch_rng_(seed) {
+      shard_(shard),
+      epoch_rng_(seed),
+      augment_rng_(seed) {
   BRANCHY_CHECK(batch_size >= 1, "batcher for ", data.name, ": batch size ", batch_size,
                 " must be at least 1");
   BRANCHY_CHECK(data.size() > 0, "batcher: dataset ", data.name, " is empty");
@@ -62,6 +64,8 @@ Batcher::Batcher(const Dataset& data, int batch_size, bool shuffle, uint64_t see
   BRANCHY_CHECK(!normalizer || normalizer->channels() == data.channels, "batcher for ", data.name,
                 ": normalizer has ", normalizer ? normalizer->channels() : 0,
                 " channels, the images have ", data.channels);
+  BRANCHY_CHECK(shard.count >= 1 && shard.index >= 0 && shard.index < shard.count, "batcher for ", data.name,
+                ": shard ", shard.index, " of ", shard.count, " does not exist");
   start_epoch(0);
 }
 
@@ -76,14 +80,25 @@ void Batcher::start_epoch(int64_t epoch) {
   order_.resize(static_cast<size_t>(data_.size()));
   std::iota(order_.begin(), order_.end(), int64_t{0});
   if (shuffle_) epoch_rng_.shuffle(order_);
+  // Shard 0 goes on with the order's generator, as an unsharded Batcher does.
+  augment_rng_ = shard_.index == 0 ? epoch_rng_ : Rng(epoch_seed(rank_seed(seed_, shard_.index), epoch));
 }
 
 bool Batcher::next(Batch& batch) {
-  const int64_t count = std::min<int64_t>(batch_size_, data_.size() - position_);
-  if (count <= 0) return false;
-  batch.indices.assign(order_.begin() + position_, order_.begin() + position_ + count);
-  position_ += count;
+  const int64_t global_count = std::min<int64_t>(batch_size_, data_.size() - position_);
+  if (global_count <= 0) return false;
+  // This shard's rows of the batch: [first, last).
+  const int64_t first = position_ + global_count * shard_.index / shard_.count;
+  const int64_t last = position_ + global_count * (shard_.index + 1) / shard_.count;
+  const int64_t count = last - first;
+  position_ += global_count;
+  batch.global_size = global_count;
+  batch.indices.assign(order_.begin() + first, order_.begin() + last);
   batch.labels.resize(static_cast<size_t>(count));
+  if (count == 0) {
+    batch.images = Tensor();
+    return true;
+  }
   for (int64_t i = 0; i < count; ++i) batch.labels[i] = data_.labels[batch.indices[i]];
   const Shape shape = data_.sample_shape().with_batch(count);  // (B, C, H, W)
   if (!batch.images.defined() || batch.images.shape() != shape)
@@ -94,12 +109,12 @@ bool Batcher::next(Batch& batch) {
   draws_.resize(static_cast<size_t>(count));
   for (AugmentDraw& draw : draws_) {
     if (padding > 0) {
-      draw.crop_top = static_cast<int>(epoch_rng_.below(2 * padding + 1));
-      draw.crop_left = static_cast<int>(epoch_rng_.below(2 * padding + 1));
+      draw.crop_top = static_cast<int>(augment_rng_.below(2 * padding + 1));
+      draw.crop_left = static_cast<int>(augment_rng_.below(2 * padding + 1));
     } else {
       draw.crop_top = draw.crop_left = 0;
     }
-    draw.flip = augmentation_.horizontal_flip && epoch_rng_.bernoulli(0.5f);
+    draw.flip = augmentation_.horizontal_flip && augment_rng_.bernoulli(0.5f);
   }
   const int64_t sample_floats = data_.sample_bytes();
   float* images = batch.images.data();

@@ -6,6 +6,13 @@
 // batches, and a run resumed at epoch e sees what an unbroken run would.
 // Every sample appears exactly once per epoch; the last batch may be smaller.
 //
+// Data-parallel training splits each batch over the ranks of a job: with a
+// Shard {r, k}, next() gives rank r its rows [B*r/k, B*(r+1)/k) of the
+// batch of B that one process would get; the k shards together are that
+// batch. The order is the same on every rank (from seed and epoch alone);
+// augmentation draws are each rank's own, from rank_seed(seed, r) (rank 0 of
+// one shard draws exactly what an unsharded Batcher draws).
+//
 // Augmentation follows torchvision's RandomCrop(size=(H, W), padding=p) then
 // RandomHorizontalFlip(0.5): the image is padded by p zero pixels on every
 // side (zero = black, before normalisation), a window of the original size
@@ -13,9 +20,11 @@
 // with probability 1/2. Normalisation comes last.
 //
 // Requires: batch_size >= 1; a non-empty dataset; a normalizer (if any) for
-//           the dataset's channel count; the dataset outlives the Batcher.
+//           the dataset's channel count; the dataset outlives the Batcher;
+//           0 <= shard.index < shard.count.
 // Ensures:  next() fills (B, C, H, W) images, B labels and the B dataset
-//           indices of the batch. It reuses batch.images's storage when the
+//           indices of the batch (of this shard: B may be 0 when the batch
+//           has fewer rows than ranks, and images is then undefined). It reuses batch.images's storage when the
 //           shape matches, so clone() a batch you want to keep past next().
 // Fails:    Error for a bad batch size, empty dataset, negative padding or a
 //           normalizer with the wrong channel count.
@@ -47,13 +56,20 @@ struct Batch {
   Tensor images;                 // (B, C, H, W), normalised
   std::vector<int> labels;       // (B)
   std::vector<int64_t> indices;  // (B) positions in the Dataset
+  int64_t global_size = 0;       // rows of the whole batch, over every shard (B on one process)
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
+};
+
+// Which part of each batch this process takes: part `index` of `count`.
+struct Shard {
+  int index = 0;
+  int count = 1;
 };
 
 class Batcher {
  public:
   Batcher(const Dataset& data, int batch_size, bool shuffle, uint64_t seed,
-          const Normalizer* normalizer = nullptr, Augmentation augmentation = {});
+          const Normalizer* normalizer = nullptr, Augmentation augmentation = {}, Shard shard = {});
 
   int64_t batches_per_epoch() const;
   // Rewinds to the start of epoch `epoch` (the constructor starts epoch 0).
@@ -68,8 +84,10 @@ class Batcher {
   uint64_t seed_;
   const Normalizer* normalizer_;
   Augmentation augmentation_;
+  Shard shard_;
   int64_t epoch_ = 0;
-  Rng epoch_rng_;                   // order and augmentation draws of this epoch
+  Rng epoch_rng_;                   // this epoch's order
+  Rng augment_rng_;                 // this epoch's augmentation draws, this shard's own
   std::vector<int64_t> order_;      // (N) dataset indices in this epoch's order
   int64_t position_ = 0;            // next place in order_
   std::vector<AugmentDraw> draws_;  // (B) scratch for one batch

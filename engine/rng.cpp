@@ -61,4 +61,10 @@ bool Rng::bernoulli(float p) { return uniform() < p; }
 
 Rng Rng::split() { return Rng(next_u64()); }
 
+uint64_t rank_seed(uint64_t seed, int rank) {
+  if (rank == 0) return seed;
+  uint64_t mixer = seed ^ (static_cast<uint64_t>(rank) * 0xd1b54a32d192ed03ull);
+  return splitmix64(mixer);
+}
+
 }  // namespace branchy

@@ -34,4 +34,9 @@ class Rng {
   float spare_normal_ = 0.0f;
 };
 
+// The seed of rank `rank`'s own draws in a job of several processes
+// (augmentation, dropout), so that ranks do not repeat each other's noise.
+// Rank 0 keeps `seed`: a job of one process draws what it always did.
+uint64_t rank_seed(uint64_t seed, int rank);
+
 }  // namespace branchy

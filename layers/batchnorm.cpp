@@ -33,7 +33,8 @@ BatchNorm2d::BatchNorm2d(int channels, float eps, float momentum)
       batch_mean_(static_cast<size_t>(channels)),
       batch_inv_std_(static_cast<size_t>(channels)),
       scale_(static_cast<size_t>(channels)),
-      shift_(static_cast<size_t>(channels)) {
+      shift_(static_cast<size_t>(channels)),
+      channel_sums_(2 * static_cast<size_t>(channels) + 1) {
   BRANCHY_CHECK(eps > 0.0f, "batchnorm: eps must be positive, got ", eps);
   BRANCHY_CHECK(momentum >= 0.0f && momentum <= 1.0f, "batchnorm: momentum must be in [0, 1], got ", momentum);
   weight.value.fill(1.0f);
@@ -58,34 +59,47 @@ void BatchNorm2d::collect_params(const std::string& prefix, std::vector<ParamRef
 
 void BatchNorm2d::compute_batch_statistics(const Tensor& x) {
   const int64_t batch = x.dim(0), plane = plane_size(x.shape());
-  const int64_t count = batch * plane;  // M: values per channel
-  BRANCHY_CHECK(count > 1, describe(), ": train mode needs more than one value per channel, got input ",
-                x.shape().str());
   const float* x_data = x.data();
-  float* running_mean_data = running_mean.value.data();
-  float* running_var_data = running_var.value.data();
+  // Two passes in double: the mean, then squared deviations from it (no
+  // cancellation as with E[x^2] - E[x]^2). Each pass's per-channel sums are
+  // summed over the statistics group, if any, before they are used.
+  double* totals = channel_sums_.data();  // (C), then M at [C]
   parallel_for(channels_, x.numel(), [&](int64_t c) {
-    // Two passes in double: the mean, then squared deviations from it (no
-    // cancellation as with E[x^2] - E[x]^2).
     double total = 0.0;
     for (int64_t n = 0; n < batch; ++n) total += sum(x_data + (n * channels_ + c) * plane, plane);
-    const double mean = total / static_cast<double>(count);
-    double squares = 0.0;
+    totals[c] = total;
+  });
+  totals[channels_] = static_cast<double>(batch * plane);  // M: values per channel
+  if (statistics_group_) statistics_group_->sum(totals, channels_ + 1);
+  const double count = count_ = totals[channels_];
+  BRANCHY_CHECK(count > 1, describe(), ": train mode needs more than one value per channel, got input ",
+                x.shape().str());
+  for (int64_t c = 0; c < channels_; ++c) batch_mean_[c] = static_cast<float>(totals[c] / count);
+
+  double* squares = channel_sums_.data() + channels_ + 1;  // (C)
+  parallel_for(channels_, x.numel(), [&](int64_t c) {
+    const double mean = totals[c] / count;
+    double sum_squares = 0.0;
     for (int64_t n = 0; n < batch; ++n) {
       const float* x_plane = x_data + (n * channels_ + c) * plane;
       for (int64_t i = 0; i < plane; ++i) {
         const double deviation = x_plane[i] - mean;
-        squares += deviation * deviation;
+        sum_squares += deviation * deviation;
       }
     }
-    const double biased_var = squares / static_cast<double>(count);
-    const double unbiased_var = squares / static_cast<double>(count - 1);
-    batch_mean_[c] = static_cast<float>(mean);
+    squares[c] = sum_squares;
+  });
+  if (statistics_group_) statistics_group_->sum(squares, channels_);
+  float* running_mean_data = running_mean.value.data();
+  float* running_var_data = running_var.value.data();
+  for (int64_t c = 0; c < channels_; ++c) {
+    const double biased_var = squares[c] / count;
+    const double unbiased_var = squares[c] / (count - 1);
     batch_inv_std_[c] = static_cast<float>(1.0 / std::sqrt(biased_var + eps_));
-    running_mean_data[c] = (1.0f - momentum_) * running_mean_data[c] + momentum_ * static_cast<float>(mean);
+    running_mean_data[c] = (1.0f - momentum_) * running_mean_data[c] + momentum_ * batch_mean_[c];
     running_var_data[c] =
         (1.0f - momentum_) * running_var_data[c] + momentum_ * static_cast<float>(unbiased_var);
-  });
+  }
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
@@ -126,8 +140,8 @@ Tensor BatchNorm2d::backward(const Tensor& dy) {
   // With x_hat = (x - mean) * inv_std and M values per channel:
   //   dL/dbias   = sum dy,   dL/dweight = sum dy * x_hat,
   //   dx = weight * inv_std * (dy - mean(dy) - x_hat * mean(dy * x_hat)).
+  // With a statistics group the two sums, and M, span every rank's batch.
   const int64_t batch = x_.dim(0), plane = plane_size(x_.shape());
-  const double count = static_cast<double>(batch * plane);
   Tensor dx = Tensor::uninitialized(x_.shape());
   const float* x_data = x_.data();
   const float* dy_data = dy.data();
@@ -135,6 +149,8 @@ Tensor BatchNorm2d::backward(const Tensor& dy) {
   const float* weight_data = weight.value.data();
   float* weight_grad = weight.grad.data();
   float* bias_grad = bias.grad.data();
+  double* sums_dy = channel_sums_.data();                    // (C)
+  double* sums_dy_x_hat = channel_sums_.data() + channels_;  // (C)
   parallel_for(channels_, x_.numel(), [&](int64_t c) {
     const float mean = batch_mean_[c], inv_std = batch_inv_std_[c];
     double sum_dy = 0.0, sum_dy_x_hat = 0.0;
@@ -146,11 +162,18 @@ Tensor BatchNorm2d::backward(const Tensor& dy) {
         sum_dy_x_hat += dy_data[offset + i] * x_hat;
       }
     }
-    weight_grad[c] += static_cast<float>(sum_dy_x_hat);
+    weight_grad[c] += static_cast<float>(sum_dy_x_hat);  // this rank's share
     bias_grad[c] += static_cast<float>(sum_dy);
+    sums_dy[c] = sum_dy;
+    sums_dy_x_hat[c] = sum_dy_x_hat;
+  });
+  if (statistics_group_) statistics_group_->sum(channel_sums_.data(), 2 * int64_t{channels_});
+  const double count = count_;
+  parallel_for(channels_, x_.numel(), [&](int64_t c) {
+    const float mean = batch_mean_[c], inv_std = batch_inv_std_[c];
     const float gain = weight_data[c] * inv_std;
-    const float mean_dy = static_cast<float>(sum_dy / count);
-    const float mean_dy_x_hat = static_cast<float>(sum_dy_x_hat / count);
+    const float mean_dy = static_cast<float>(sums_dy[c] / count);
+    const float mean_dy_x_hat = static_cast<float>(sums_dy_x_hat[c] / count);
     for (int64_t n = 0; n < batch; ++n) {
       const int64_t offset = (n * channels_ + c) * plane;
       for (int64_t i = 0; i < plane; ++i) {

@@ -18,6 +18,14 @@
 // buffers running_mean (C) = 0, running_var (C) = 1 (trainable = false).
 // PyTorch's num_batches_tracked is not kept (momentum is never None here).
 //
+// Synchronised batch norm (PyTorch's SyncBatchNorm): with a statistics
+// group set, train-mode mean and variance are those of the batches of every
+// rank together, and backward's two per-channel sums are taken over them too,
+// so N ranks with a batch each compute what one process computes on their
+// concatenation. Each rank's weight and bias grads stay its own share (the
+// trainer sums grads over ranks). Every rank of the group must then run the
+// same train-mode forwards and backwards (each one sums C + 1 or 2C numbers).
+//
 // Requires channels >= 1, eps > 0, momentum in [0, 1] (constructor throws
 // Error). forward throws Error for input of rank other than 2..4, a channel
 // count other than C, or (train) a single value per channel; backward throws
@@ -26,6 +34,7 @@
 
 #include <vector>
 
+#include "engine/communicator.h"
 #include "layers/layer.h"
 
 namespace branchy {
@@ -39,6 +48,10 @@ class BatchNorm2d : public Layer {
   Tensor backward(const Tensor& dy) override;
   void collect_params(const std::string& prefix, std::vector<ParamRef>& out) override;
   std::string describe() const override;  // "batchnorm 16"
+
+  // The ranks whose batches the train-mode statistics span; nullptr (the
+  // default): this batch alone. The group must outlive its use here.
+  void set_statistics_group(Communicator* group) { statistics_group_ = group; }
 
   Param weight;        // (C), gamma
   Param bias;          // (C), beta
@@ -55,6 +68,9 @@ class BatchNorm2d : public Layer {
   std::vector<float> batch_mean_;     // (C)
   std::vector<float> batch_inv_std_;  // (C), 1 / sqrt(var + eps)
   std::vector<float> scale_, shift_;  // (C), scratch for channel_affine
+  Communicator* statistics_group_ = nullptr;
+  double count_ = 0;                  // M of the last train-mode forward, over the group
+  std::vector<double> channel_sums_;  // (2C + 1) scratch: per-channel sums, summed over the group
 };
 
 }  // namespace branchy

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 
 #include "engine/error.h"
 #include "engine/kernels.h"
@@ -268,6 +269,25 @@ Tensor Transition::backward(const Tensor& dy) {
 void Transition::collect_params(const std::string& prefix, std::vector<ParamRef>& out) {
   norm.collect_params(join_name(prefix, "norm"), out);
   conv.collect_params(join_name(prefix, "conv"), out);
+}
+
+void DenseLayer::for_each_layer(const LayerVisitor& visit) {
+  visit(*this);
+  for (Layer* part : std::initializer_list<Layer*>{&norm1, &relu1, &conv1}) part->for_each_layer(visit);
+  if (!has_bottleneck()) return;  // norm2, relu2 and conv2 are used with a bottleneck only
+  norm2->for_each_layer(visit);
+  relu2.for_each_layer(visit);
+  conv2->for_each_layer(visit);
+}
+
+void DenseBlock::for_each_layer(const LayerVisitor& visit) {
+  visit(*this);
+  for (auto& layer : layers) layer->for_each_layer(visit);
+}
+
+void Transition::for_each_layer(const LayerVisitor& visit) {
+  visit(*this);
+  for (Layer* part : std::initializer_list<Layer*>{&norm, &relu, &conv, &pool}) part->for_each_layer(visit);
 }
 
 }  // namespace branchy

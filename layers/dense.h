@@ -62,6 +62,7 @@ class DenseLayer : public Layer {
   void collect_params(const std::string& prefix, std::vector<ParamRef>& out) override;
   int64_t macs(const Shape& in) const override;
   std::string describe() const override;  // "dense-layer 16+12 bc4", "dense-layer 16+12"
+  void for_each_layer(const LayerVisitor& visit) override;
 
   int in_channels() const { return in_channels_; }
   int out_channels() const { return in_channels_ + growth_rate_; }
@@ -90,6 +91,7 @@ class DenseBlock : public Layer {
   void collect_params(const std::string& prefix, std::vector<ParamRef>& out) override;
   int64_t macs(const Shape& in) const override;
   std::string describe() const override;  // "dense-block 16->40 (2 layers, growth 12, bc4)"
+  void for_each_layer(const LayerVisitor& visit) override;
 
   int in_channels() const { return in_channels_; }
   int out_channels() const { return in_channels_ + num_layers_ * growth_rate_; }
@@ -112,6 +114,7 @@ class Transition : public Layer {
   void collect_params(const std::string& prefix, std::vector<ParamRef>& out) override;
   int64_t macs(const Shape& in) const override;
   std::string describe() const override;  // "transition 40->20"
+  void for_each_layer(const LayerVisitor& visit) override;
 
   BatchNorm2d norm;  // (in)
   ReLU relu;

@@ -12,6 +12,9 @@
 //   macs(in)          multiply-accumulates of one forward pass over `in`
 //                     (batch included): the cost model for reports and routing.
 //   collect_params    appends this layer's Params with dotted names.
+//   for_each_layer(visit)  calls visit(*this) and then, for a block, visits
+//                     every layer inside it, depth first: how a trainer reaches
+//                     the batch norms nested in residual and dense blocks.
 //   set_needs_input_grad(false)  tells the layer nobody reads its dx (it sits
 //                     first in the network: Caffe's propagate_down). backward
 //                     then may skip computing dx and return an undefined
@@ -22,6 +25,7 @@
 // Layers are not thread-safe: one forward/backward at a time per layer object.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +37,9 @@ namespace branchy {
 
 enum class Mode { train, eval };
 
+class Layer;
+using LayerVisitor = std::function<void(Layer&)>;
+
 class Layer {
  public:
   virtual ~Layer() = default;
@@ -43,6 +50,7 @@ class Layer {
   virtual void collect_params(const std::string& /*prefix*/, std::vector<ParamRef>& /*out*/) {}
   virtual int64_t macs(const Shape& /*in*/) const { return 0; }
   virtual std::string describe() const = 0;  // e.g. "conv 1->5 k5 s1 p3"
+  virtual void for_each_layer(const LayerVisitor& visit) { visit(*this); }
   virtual void set_needs_input_grad(bool needed) { needs_input_grad_ = needed; }
   bool needs_input_grad() const { return needs_input_grad_; }
 

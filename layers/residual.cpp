@@ -1,6 +1,7 @@
 #include "layers/residual.h"
 
 #include <cassert>
+#include <initializer_list>
 
 #include "engine/error.h"
 #include "engine/kernels.h"
@@ -287,6 +288,25 @@ void ResidualBottleneck::collect_params(const std::string& prefix, std::vector<P
   conv3.collect_params(join_name(prefix, "conv3"), out);
   bn3.collect_params(join_name(prefix, "bn3"), out);
   shortcut.collect_params(join_name(prefix, "shortcut"), out);
+}
+
+void ResidualShortcut::for_each_layer(const LayerVisitor& visit) {
+  visit(*this);
+  if (conv) conv->for_each_layer(visit);
+  if (bn) bn->for_each_layer(visit);
+}
+
+void ResidualBasicBlock::for_each_layer(const LayerVisitor& visit) {
+  visit(*this);
+  for (Layer* part : std::initializer_list<Layer*>{&conv1, &bn1, &relu1, &conv2, &bn2, &shortcut, &relu_out})
+    part->for_each_layer(visit);
+}
+
+void ResidualBottleneck::for_each_layer(const LayerVisitor& visit) {
+  visit(*this);
+  for (Layer* part : std::initializer_list<Layer*>{&conv1, &bn1, &relu1, &conv2, &bn2, &relu2, &conv3, &bn3,
+                                                   &shortcut, &relu_out})
+    part->for_each_layer(visit);
 }
 
 }  // namespace branchy

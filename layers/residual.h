@@ -72,6 +72,7 @@ class ResidualShortcut : public Layer {
   void collect_params(const std::string& prefix, std::vector<ParamRef>& out) override;  // "0.weight", "1.*"
   int64_t macs(const Shape& in) const override;
   std::string describe() const override;  // "identity", "proj", "zero-pad"
+  void for_each_layer(const LayerVisitor& visit) override;
 
   Path path() const { return path_; }
 
@@ -95,6 +96,7 @@ class ResidualBasicBlock : public Layer {
   void collect_params(const std::string& prefix, std::vector<ParamRef>& out) override;
   int64_t macs(const Shape& in) const override;
   std::string describe() const override;  // "basic-block 16->32 s2 proj"
+  void for_each_layer(const LayerVisitor& visit) override;
 
   Conv2d conv1;  // 3×3 stride s: C_in -> C_out
   BatchNorm2d bn1;
@@ -121,6 +123,7 @@ class ResidualBottleneck : public Layer {
   void collect_params(const std::string& prefix, std::vector<ParamRef>& out) override;
   int64_t macs(const Shape& in) const override;
   std::string describe() const override;  // "bottleneck 64->(32 g8)->128 s2 proj"
+  void for_each_layer(const LayerVisitor& visit) override;
 
   Conv2d conv1;  // 1×1: C_in -> b
   BatchNorm2d bn1;

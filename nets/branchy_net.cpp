@@ -127,6 +127,16 @@ std::vector<Layer*> BranchyNet::top_level_layers() {
   return layers;
 }
 
+void BranchyNet::for_each_layer(const LayerVisitor& visit) {
+  for (auto& stage : stages_) stage->for_each_layer(visit);
+  for (auto& branch : branches_) branch->for_each_layer(visit);
+}
+
+void BranchyNet::set_after_layer_backward(const LayerVisitor& hook) {
+  for (auto& stage : stages_) stage->set_after_layer_backward(hook);
+  for (auto& branch : branches_) branch->set_after_layer_backward(hook);
+}
+
 int64_t BranchyNet::full_macs() const {
   int64_t total = 0;
   for (int i = 0; i < num_stages(); ++i) total += stage_macs(i);

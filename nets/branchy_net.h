@@ -72,6 +72,11 @@ class BranchyNet {
   std::vector<LayerReport> report();
   // Every top-level layer of every stage and branch (e.g. to reseed dropout).
   std::vector<Layer*> top_level_layers();
+  // Every layer of every stage and branch, those inside blocks included.
+  void for_each_layer(const LayerVisitor& visit);
+  // hook(layer) right after each top-level layer's backward (Sequential::
+  // set_after_layer_backward); an empty hook removes it.
+  void set_after_layer_backward(const LayerVisitor& hook);
 
  private:
   std::string name_;

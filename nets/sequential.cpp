@@ -30,8 +30,16 @@ Tensor Sequential::forward(const Tensor& x, Mode mode) {
 
 Tensor Sequential::backward(const Tensor& dy) {
   Tensor g = dy;
-  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) g = it->second->backward(g);
+  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
+    g = it->second->backward(g);
+    if (after_layer_backward_) after_layer_backward_(*it->second);
+  }
   return g;
+}
+
+void Sequential::for_each_layer(const LayerVisitor& visit) {
+  visit(*this);
+  for (auto& [name, layer] : layers_) layer->for_each_layer(visit);
 }
 
 void Sequential::collect_params(const std::string& prefix, std::vector<ParamRef>& out) {

@@ -50,12 +50,18 @@ class Sequential : public Layer {
   int64_t macs(const Shape& in) const override;
   std::string describe() const override;
   void set_needs_input_grad(bool needed) override;
+  void for_each_layer(const LayerVisitor& visit) override;
+  // Called with each layer (top level) right after its backward, so a
+  // caller can use that layer's parameter gradients at once (gradient
+  // buckets sent while backward goes on). Empty: no call.
+  void set_after_layer_backward(LayerVisitor hook) { after_layer_backward_ = std::move(hook); }
 
   // One report line per layer, for an input of one sample shaped `in`.
   void report(const std::string& prefix, const Shape& in, std::vector<LayerReport>& out);
 
  private:
   std::vector<std::pair<std::string, LayerPtr>> layers_;
+  LayerVisitor after_layer_backward_;
 };
 
 }  // namespace branchy

@@ -12,6 +12,7 @@
 
 #include "datasets/dataset.h"
 #include "datasets/normalizer.h"
+#include "engine/communicator.h"
 #include "nets/branchy_net.h"
 #include "nets/router.h"
 
@@ -35,5 +36,24 @@ RecordedRun recorded_run(const ExitOutputs& outputs);
 // progress(done_samples) is called after each batch when given.
 ExitOutputs run_all_exits(BranchyNet& net, const Dataset& data, const Normalizer* normalizer, int batch_size,
                           const std::function<void(int64_t)>& progress = {});
+
+// Each exit's right answers and summed cross-entropy over a dataset: what
+// validation needs, without the per-sample outputs. The samples are split
+// over the ranks of `group` (contiguous parts) and the sums summed, so every
+// rank gets the figures of the whole dataset. Ranks take whole batches, so
+// every batch is the one a single process runs: the counts, and so the
+// accuracies, are exactly those of one process (the loss sums may differ in
+// the last bits: they are added in another order).
+struct ExitScores {
+  int64_t samples = 0;
+  std::vector<int64_t> correct;  // (exits)
+  std::vector<double> loss_sums; // (exits)
+
+  double accuracy(int exit) const { return samples ? static_cast<double>(correct[exit]) / samples : 0.0; }
+  double mean_loss(int exit) const { return samples ? loss_sums[exit] / samples : 0.0; }
+};
+
+ExitScores score_exits(BranchyNet& net, const Dataset& data, const Normalizer* normalizer, int batch_size,
+                       Communicator& group);
 
 }  // namespace branchy

@@ -4,6 +4,7 @@
 
 #include "datasets/batcher.h"
 #include "engine/error.h"
+#include "pipeline/data_parallel.h"
 #include "report/timer.h"
 
 namespace branchy {
@@ -26,12 +27,40 @@ Json PolicyReport::to_json() const {
 
 namespace {
 
+// Every rank's per-sample routes of `mine` (samples of `total`) on every
+// rank, in sample order: each rank fills its part of zeroed arrays and the
+// arrays are summed (integers: exact).
+RouteResult gather_routes(const RouteResult& part, SampleRange mine, int64_t total, Communicator& group) {
+  const size_t n = static_cast<size_t>(total);
+  enum { exit_field, prediction_field, macs_field, bytes_field, tried_field, fields };
+  std::vector<int64_t> all(fields * n, 0);  // (fields, total)
+  for (int64_t i = 0; i < mine.size(); ++i) {
+    const size_t at = static_cast<size_t>(mine.begin + i);
+    all[exit_field * n + at] = part.exit[i];
+    all[prediction_field * n + at] = part.prediction[i];
+    all[macs_field * n + at] = part.macs[i];
+    all[bytes_field * n + at] = part.buffered_bytes[i];
+    all[tried_field * n + at] = part.tried[i];
+  }
+  group.sum(all.data(), static_cast<int64_t>(all.size()));
+  RouteResult gathered;
+  gathered.exit.assign(all.begin() + exit_field * n, all.begin() + (exit_field + 1) * n);
+  gathered.prediction.assign(all.begin() + prediction_field * n, all.begin() + (prediction_field + 1) * n);
+  gathered.macs.assign(all.begin() + macs_field * n, all.begin() + (macs_field + 1) * n);
+  gathered.buffered_bytes.assign(all.begin() + bytes_field * n, all.begin() + (bytes_field + 1) * n);
+  gathered.tried.assign(all.begin() + tried_field * n, all.begin() + (tried_field + 1) * n);
+  return gathered;
+}
+
 // The untimed batched pass: every sample's route, and from them the figures.
-// It also warms caches and buffers for timing.
-PolicyReport answer_all(const Policy& policy, int num_exits, const Dataset& data, const Tensor& images, int batch) {
+// It also warms caches and buffers for timing. Each rank of the group routes
+// its run of whole batches; the routes are gathered.
+PolicyReport answer_all(const Policy& policy, int num_exits, const Dataset& data, const Tensor& images, int batch,
+                        Communicator& group) {
+  const SampleRange mine = part_of_batches(data.size(), batch, group.rank(), group.size());
   RouteResult all;
-  for (int64_t begin = 0; begin < data.size(); begin += batch) {
-    const int64_t end = std::min<int64_t>(data.size(), begin + batch);
+  for (int64_t begin = mine.begin; begin < mine.end; begin += batch) {
+    const int64_t end = std::min<int64_t>(mine.end, begin + batch);
     const RouteResult r = policy.run(images.batch_slice(begin, end), begin, false);
     const size_t n = static_cast<size_t>(end - begin);
     BRANCHY_CHECK(r.exit.size() == n && r.prediction.size() == n && r.macs.size() == n &&
@@ -43,6 +72,7 @@ PolicyReport answer_all(const Policy& policy, int num_exits, const Dataset& data
     all.buffered_bytes.insert(all.buffered_bytes.end(), r.buffered_bytes.begin(), r.buffered_bytes.end());
     all.tried.insert(all.tried.end(), r.tried.begin(), r.tried.end());
   }
+  if (group.size() > 1) all = gather_routes(all, mine, data.size(), group);
   PolicyReport report;
   static_cast<RouteSummary&>(report) = summarize_route(all, data.labels, num_exits);
   report.name = policy.name;
@@ -102,14 +132,17 @@ std::vector<PolicyReport> evaluate_policies(const std::vector<Policy>& policies,
   const Tensor images = normalized_images(data, 0, data.size(), normalizer);  // (N, C, H, W)
   const int batch = std::max(1, options.throughput_batch);
   const int64_t timed = options.latency_samples > 0 ? std::min(options.latency_samples, data.size()) : data.size();
+  Communicator& group = options.group ? *options.group : single_process();
 
   std::vector<PolicyReport> reports;
   for (const Policy& policy : policies) {
     if (status) status(policy.name + ": answers");
     if (policy.prepare) policy.prepare(images);
-    reports.push_back(answer_all(policy, num_exits, data, images, batch));
+    reports.push_back(answer_all(policy, num_exits, data, images, batch, group));
+    if (!group.is_root()) continue;  // timing is rank 0's alone
     for (int64_t i = 0; i < std::min<int64_t>(timed, 20); ++i) policy.run(images.batch_slice(i, i + 1), i, false);
   }
+  if (!group.is_root()) return reports;
 
   // Timing rounds go through the policies in turn, so that a machine that
   // speeds up or slows down during the run (turbo, a neighbour's load) shifts

@@ -17,6 +17,7 @@
 
 #include "datasets/dataset.h"
 #include "datasets/normalizer.h"
+#include "engine/communicator.h"
 #include "formats/json.h"
 #include "pipeline/segment_timing.h"
 #include "predictors/policy.h"
@@ -30,6 +31,8 @@ struct EvalOptions {
   // When set, each round also times this network's stages and branches
   // alone, and every policy gets the latency its paths predict.
   BranchyNet* segments_of = nullptr;
+  // The ranks that share the untimed pass (nullptr: this process alone).
+  Communicator* group = nullptr;
 };
 
 // The route's figures (accuracy, exits, MACs, bytes buffered) and the timings.
@@ -47,6 +50,14 @@ struct PolicyReport : RouteSummary {
 // Timing passes alternate between the policies round by round
 // (options.repeats rounds), so that their ratios are measured under the same
 // machine conditions.
+//
+// With a group of several ranks (mpirun), the untimed pass is split: each
+// rank routes its run of whole batches, and the per-sample routes are
+// gathered on every rank, so accuracy, exit shares, MACs, agreement and
+// headroom are exactly those of one process. Timing is rank 0's alone, over
+// the same samples as on one process: latency is a property of one process,
+// and ranks sharing a node would slow each other's. The other ranks' reports
+// have no timings.
 std::vector<PolicyReport> evaluate_policies(const std::vector<Policy>& policies, int num_exits, const Dataset& data,
                                             const Normalizer* normalizer, const EvalOptions& options,
                                             const std::function<void(const std::string&)>& status = {});

@@ -20,7 +20,9 @@
 #include "report/timer.h"
 #include "layers/dropout.h"
 #include "nets/non_finite.h"
+#include "pipeline/data_parallel.h"
 #include "pipeline/exit_outputs.h"
+#include "pipeline/gradient_buckets.h"
 #include "pipeline/model_file.h"
 #include "pipeline/training_plot.h"
 
@@ -43,6 +45,13 @@ Json TrainOptions::to_json() const {
   j["crop_padding"] = augmentation.crop_padding;
   j["horizontal_flip"] = augmentation.horizontal_flip;
   j["seed"] = static_cast<int64_t>(seed);
+  if (sync_batch_norm) j["sync_batch_norm"] = true;
+  if (group && group->size() > 1) {  // what each rank drew its augmentation and dropout from
+    j["ranks"] = group->size();
+    Json seeds = Json::array();
+    for (int r = 0; r < group->size(); ++r) seeds.push_back(rank_seed(seed, r));
+    j["rank_seeds"] = seeds;
+  }
   return j;
 }
 
@@ -111,7 +120,7 @@ std::vector<std::string> csv_row(const EpochRecord& r) {
 }
 
 // Dropout masks depend only on (seed, epoch, layer), so a resumed run draws
-// the same masks as an uninterrupted one.
+// the same masks as an uninterrupted one. Each rank passes its rank_seed().
 void reseed_dropout(BranchyNet& net, uint64_t seed, int epoch) {
   uint64_t index = 0;
   for (Layer* layer : net.top_level_layers())
@@ -173,6 +182,15 @@ void check_train_options(const BranchyNet& net, const DatasetSplits& data, const
                 net.name(), " has ", exits, " exits but ", options.exit_weights.size(), " exit weights were given");
   BRANCHY_CHECK(data.train.size() > 0, "the training split is empty");
   BRANCHY_CHECK(data.validation.size() > 0, "the validation split is empty: training needs it to pick the best model");
+  const int ranks = options.group ? options.group->size() : 1;
+  BRANCHY_CHECK(options.batch_size >= ranks, "batch size ", options.batch_size, " is smaller than the ", ranks,
+                " ranks: each rank needs rows of every batch");
+  // Synchronised batch norm needs every rank in every forward; a last batch
+  // with fewer rows than ranks would leave one out.
+  const int64_t last_batch = data.train.size() % options.batch_size;
+  BRANCHY_CHECK(!options.sync_batch_norm || last_batch == 0 || last_batch >= ranks, "with --sync-bn each of the ",
+                ranks, " ranks needs rows of every batch, but the last batch of an epoch has ", last_batch,
+                " (", data.train.size(), " samples, batch ", options.batch_size, "); change --batch or --limit");
 }
 
 // Loss weight of each exit: the trunk phase trains the last exit alone.
@@ -185,14 +203,19 @@ std::vector<float> exit_loss_weights(const TrainOptions& options, int exits, boo
   return options.exit_weights.empty() ? std::vector<float>(exits, 1.0f) : options.exit_weights;
 }
 
-// The optimizer and the phase whose parameters it steps.
+// The optimizer, the phase whose parameters it steps and, on several ranks,
+// the gradient sums of those parameters.
 struct PhaseOptimizer {
   std::unique_ptr<Optimizer> optimizer;
+  std::unique_ptr<GradientBuckets> buckets;  // null on one process
   bool trunk_phase = false;
 
   void start(BranchyNet& net, bool trunk, const TrainOptions& options) {
     optimizer = make_optimizer(phase_params(net, trunk), options);
     trunk_phase = trunk;
+    buckets.reset();  // first: its destructor removes the backward hooks the new one installs
+    if (options.group && options.group->size() > 1)
+      buckets = std::make_unique<GradientBuckets>(net, optimizer->params(), *options.group);
   }
 };
 
@@ -215,10 +238,11 @@ int resume_from_last_checkpoint(BranchyNet& net, const TrainOptions& options, co
   const bool saved_in_trunk_phase = first_epoch - 1 <= options.trunk_epochs;
   if (saved_in_trunk_phase != optimizer.trunk_phase) optimizer.start(net, saved_in_trunk_phase, options);
   restore_optimizer(last.checkpoint, *optimizer.optimizer, result.last_path);
-  trim_log(csv_path, first_epoch - 1, csv_columns(net.num_exits()).size());
+  const bool root = !options.group || options.group->is_root();
+  if (root) trim_log(csv_path, first_epoch - 1, csv_columns(net.num_exits()).size());
   result.best_epoch = static_cast<int>(json_int(last.info.training, "best_epoch", 0));
   result.best_validation_accuracy = json_double(last.info.training, "best_validation_accuracy", 0.0);
-  if (!options.quiet)
+  if (!options.quiet && root)
     std::printf("resuming %s from %s after epoch %d\n", net.name().c_str(), result.last_path.c_str(),
                 first_epoch - 1);
   return first_epoch;
@@ -228,9 +252,11 @@ int resume_from_last_checkpoint(BranchyNet& net, const TrainOptions& options, co
 // (undefined for exits of weight 0) and adds each exit's right answers to
 // `correct`. trunk_only runs the trunk alone (BranchyNet::forward_final):
 // the branches are not run, so their batch-norm statistics stay as they were
-// and they count no answers.
+// and they count no answers. share: this rank's rows / the whole batch's
+// (1 on one process); the loss is the mean over this rank's rows, its
+// gradient is scaled to the rank's part of the whole batch's mean.
 double forward_and_loss(BranchyNet& net, const Batch& batch, const std::vector<float>& weights, bool trunk_only,
-                        std::vector<Tensor>& d_logits, std::vector<int64_t>& correct) {
+                        float share, std::vector<Tensor>& d_logits, std::vector<int64_t>& correct) {
   std::vector<Tensor> logits(net.num_exits());  // (B, classes) per exit
   if (trunk_only)
     logits.back() = net.forward_final(batch.images, Mode::train);
@@ -245,8 +271,9 @@ double forward_and_loss(BranchyNet& net, const Batch& batch, const std::vector<f
     if (weights[e] == 0.0f) continue;
     Tensor grad;
     loss += weights[e] * softmax_cross_entropy(logits[e], batch.labels, &grad);
-    if (weights[e] != 1.0f)
-      for (int64_t i = 0; i < grad.numel(); ++i) grad[i] *= weights[e];
+    const float scale = weights[e] * share;
+    if (scale != 1.0f)
+      for (int64_t i = 0; i < grad.numel(); ++i) grad[i] *= scale;
     d_logits[e] = grad;
   }
   return loss;
@@ -275,67 +302,108 @@ std::string non_finite_loss_cause(BranchyNet& net, const Batch& batch, bool trun
   return cause.str();
 }
 
+// The loss and right answers of this rank's rows, summed over the ranks at
+// the end of the epoch (one sum, not one per batch).
+struct EpochTotals {
+  double loss_sum = 0;  // sum over rows of each row's weighted loss
+  int64_t rows = 0;
+  std::vector<int64_t> correct;  // (exits)
+
+  void sum_over(Communicator& group) {
+    std::vector<double> all = {loss_sum, static_cast<double>(rows)};
+    for (int64_t c : correct) all.push_back(static_cast<double>(c));  // exact below 2^53
+    group.sum(all.data(), static_cast<int64_t>(all.size()));
+    loss_sum = all[0];
+    rows = static_cast<int64_t>(all[1]);
+    for (size_t e = 0; e < correct.size(); ++e) correct[e] = static_cast<int64_t>(all[2 + e]);
+  }
+};
+
+// This rank's forward and backward on one batch (none when it has no rows
+// of the batch) and the gradients summed over the ranks; the caller checks
+// them and takes the optimizer step. Adds to `totals`; returns this rank's
+// mean loss (non-finite: returned before backward).
+double forward_backward_one_batch(BranchyNet& net, const Batch& batch, PhaseOptimizer& optimizer,
+                       const std::vector<float>& weights, std::vector<Tensor>& d_logits, EpochTotals& totals) {
+  const float share = static_cast<float>(batch.size()) / static_cast<float>(batch.global_size);
+  double batch_loss = 0;
+  optimizer.optimizer->zero_grad();
+  if (optimizer.buckets) optimizer.buckets->start_step();
+  if (batch.size() > 0) {
+    batch_loss = forward_and_loss(net, batch, weights, optimizer.trunk_phase, share, d_logits, totals.correct);
+    if (!std::isfinite(batch_loss)) return batch_loss;
+    net.backward_exits(d_logits);
+  }
+  if (optimizer.buckets) optimizer.buckets->finish();
+  totals.loss_sum += batch_loss * batch.size();
+  totals.rows += batch.size();
+  return batch_loss;
+}
+
 // One pass over the training split: sets the record's train loss, per-exit
 // train accuracy (NaN for the branches in the trunk phase, which does not
-// run them) and images per second. A NaN or an infinity in the loss or in a
-// gradient stops it before the optimizer step (see fail_diverged).
-void train_one_epoch(BranchyNet& net, Batcher& batcher, Optimizer& optimizer, bool trunk_phase, int total_epochs,
-                     int64_t train_size, const TrainOptions& options, EpochRecord& record) {
+// run them), images per second and time in gradient sums. A NaN or an
+// infinity in the loss or in a gradient stops it before the optimizer step
+// (see fail_diverged).
+void train_one_epoch(BranchyNet& net, Batcher& batcher, PhaseOptimizer& optimizer, int total_epochs,
+                     int64_t train_size, const TrainOptions& options, Communicator& group, EpochRecord& record) {
   const int exits = net.num_exits();
+  const bool trunk_phase = optimizer.trunk_phase;
   const std::vector<float> weights = exit_loss_weights(options, exits, trunk_phase);
   // In the order backward fills their gradients, so that the first
   // non-finite one found is where backward went wrong.
   std::vector<ParamRef> params_in_backward_order = phase_params(net, trunk_phase);
   std::reverse(params_in_backward_order.begin(), params_in_backward_order.end());
+  const double communication_before = optimizer.buckets ? optimizer.buckets->communication_seconds() : 0.0;
   Timer timer;
   char label[64];
   std::snprintf(label, sizeof label, "epoch %d/%d", record.epoch, total_epochs);
   std::optional<ProgressBar> progress;
-  if (!options.quiet) progress.emplace(label, train_size, "img");
+  if (!options.quiet && group.is_root()) progress.emplace(label, train_size, "img");
   batcher.start_epoch(record.epoch);
   Batch batch;
   std::vector<Tensor> d_logits(exits);
-  double loss_sum = 0;
-  std::vector<int64_t> correct(exits, 0);
-  int64_t seen = 0, batch_index = 0;
+  EpochTotals totals;
+  totals.correct.assign(exits, 0);
+  int64_t seen = 0, batch_index = 0;  // seen: rows of every rank, for the progress bar's rate
   while (batcher.next(batch)) {
     ++batch_index;
-    const double batch_loss = forward_and_loss(net, batch, weights, trunk_phase, d_logits, correct);
+    const double batch_loss = forward_backward_one_batch(net, batch, optimizer, weights, d_logits, totals);
     if (!std::isfinite(batch_loss))
       fail_diverged(record.epoch, batch_index, non_finite_loss_cause(net, batch, trunk_phase, batch_loss),
                     options.out_dir);
-    optimizer.zero_grad();
-    net.backward_exits(d_logits);
     // Checked before the step, so that a spoiled gradient never reaches the weights.
     const std::string spoiled_gradient = first_non_finite_gradient(params_in_backward_order);
     if (!spoiled_gradient.empty())
       fail_diverged(record.epoch, batch_index,
                     "the gradient of " + spoiled_gradient + " (the loss was " + number_for_message(batch_loss) + ")",
                     options.out_dir);
-    optimizer.step();
-    loss_sum += batch_loss * batch.size();
-    seen += batch.size();
-    char extra[96];
-    std::snprintf(extra, sizeof extra, "loss %.4f acc %.4f", loss_sum / seen,
-                  static_cast<double>(correct.back()) / seen);
-    if (progress) progress->update(seen, extra);
+    optimizer.optimizer->step();
+    seen += batch.global_size;
+    if (!progress || totals.rows == 0) continue;
+    char extra[96];  // this rank's rows so far
+    std::snprintf(extra, sizeof extra, "loss %.4f acc %.4f", totals.loss_sum / totals.rows,
+                  static_cast<double>(totals.correct.back()) / totals.rows);
+    progress->update(seen, extra);
   }
-  const double train_seconds = timer.seconds();
-  record.train_loss = loss_sum / seen;
+  record.train_seconds = timer.seconds();
+  if (optimizer.buckets) record.allreduce_seconds = optimizer.buckets->communication_seconds() - communication_before;
+  totals.sum_over(group);
+  record.train_loss = totals.loss_sum / totals.rows;
   const int first_run_exit = trunk_phase ? exits - 1 : 0;
   for (int e = 0; e < exits; ++e)
     record.train_accuracy.push_back(e < first_run_exit ? std::numeric_limits<double>::quiet_NaN()
-                                                       : static_cast<double>(correct[e]) / seen);
-  record.images_per_second = seen / train_seconds;
+                                                       : static_cast<double>(totals.correct[e]) / totals.rows);
+  record.images_per_second = totals.rows / record.train_seconds;
   if (progress) progress->finish();
 }
 
 void add_validation_scores(BranchyNet& net, const Dataset& validation, const Normalizer& normalizer,
-                           EpochRecord& record) {
-  const ExitOutputs outputs = run_all_exits(net, validation, &normalizer, 256);
+                           Communicator& group, EpochRecord& record) {
+  const ExitScores scores = score_exits(net, validation, &normalizer, 256, group);
   for (int e = 0; e < net.num_exits(); ++e) {
-    record.validation_loss.push_back(outputs.mean_loss(e));
-    record.validation_accuracy.push_back(outputs.accuracy(e));
+    record.validation_loss.push_back(scores.mean_loss(e));
+    record.validation_accuracy.push_back(scores.accuracy(e));
   }
 }
 
@@ -343,15 +411,17 @@ std::string training_plot_path(const TrainOptions& options) { return options.out
 
 // Updates the best epoch, logs the row, saves model.safetensors (when best)
 // and last.safetensors, and redraws the plot. Returns whether the epoch is
-// the best so far.
+// the best so far. Ranks other than 0 pass no log and write nothing (they
+// keep the best epoch all the same).
 bool save_epoch(BranchyNet& net, const TrainOptions& options, const EpochRecord& record, Optimizer& optimizer,
-                ModelInfo& info, CsvWriter& log, const std::string& csv_path, TrainResult& result) {
+                ModelInfo& info, CsvWriter* log, const std::string& csv_path, TrainResult& result) {
   const double score = record.validation_accuracy.back();
   const bool best = result.best_epoch == 0 || score > result.best_validation_accuracy;
   if (best) {
     result.best_epoch = record.epoch;
     result.best_validation_accuracy = score;
   }
+  if (!log) return best;
   info.training = options.to_json();
   info.training["epoch"] = record.epoch;
   info.training["best_epoch"] = result.best_epoch;
@@ -359,20 +429,54 @@ bool save_epoch(BranchyNet& net, const TrainOptions& options, const EpochRecord&
   // The row goes first: a run killed between it and last.safetensors logged
   // an epoch it did not save, and resuming drops that row (trim_log); the
   // other order would lose the row of an epoch that was saved.
-  log.row(csv_row(record));
+  log->row(csv_row(record));
   if (best) save_model(result.model_path, net, info, nullptr);
   save_model(result.last_path, net, info, &optimizer);
   write_training_plot(training_plot_path(options), csv_path, net.name());
   return best;
 }
 
-void print_epoch_line(const EpochRecord& record, int total_epochs, bool best, bool quiet) {
-  if (!quiet)
-    std::printf("epoch %d/%d %s  lr %.3g  loss %.4f  train acc %s  val acc %s  %.0f img/s  %.1f s%s\n", record.epoch,
-                total_epochs, record.phase.c_str(), record.learning_rate, record.train_loss,
-                accuracy_list(record.train_accuracy).c_str(), accuracy_list(record.validation_accuracy).c_str(),
-                record.images_per_second, record.seconds, best ? "  (best)" : "");
+// On several ranks the line also says how much of the training pass went to
+// gradient sums that backward did not hide, and the parameters' checksum.
+void print_epoch_line(const EpochRecord& record, int total_epochs, bool best, int ranks) {
+  std::printf("epoch %d/%d %s  lr %.3g  loss %.4f  train acc %s  val acc %s  %.0f img/s  %.1f s%s", record.epoch,
+              total_epochs, record.phase.c_str(), record.learning_rate, record.train_loss,
+              accuracy_list(record.train_accuracy).c_str(), accuracy_list(record.validation_accuracy).c_str(),
+              record.images_per_second, record.seconds, best ? "  (best)" : "");
+  if (ranks > 1)
+    std::printf("  [%d ranks: allreduce %.2f s = %.1f%% of train time, checksum %s]", ranks,
+                record.allreduce_seconds, 100.0 * record.allreduce_seconds / record.train_seconds,
+                checksum_text(record.parameter_checksum).c_str());
+  std::printf("\n");
   std::fflush(stdout);
+}
+
+// Rank 0's weights (and optimizer state, when resumed) on every rank; batch
+// norm synchronised over the ranks when asked. Undone by the destructor.
+class RanksInStep {
+ public:
+  RanksInStep(BranchyNet& net, PhaseOptimizer& optimizer, Communicator& group, bool sync_batch_norm)
+      : net_(net) {
+    std::vector<Tensor*> state = parameter_values(net.named_params());
+    for (auto& [name, tensor] : optimizer.optimizer->state_tensors()) state.push_back(tensor);
+    copy_from_root(group, state);
+    if (sync_batch_norm && group.size() > 1) set_batch_norm_group(net, &group);
+  }
+  ~RanksInStep() { set_batch_norm_group(net_, nullptr); }
+  RanksInStep(const RanksInStep&) = delete;
+  RanksInStep& operator=(const RanksInStep&) = delete;
+
+ private:
+  BranchyNet& net_;
+};
+
+// After an epoch: running statistics averaged over the ranks (each rank's
+// own rows moved them, unless synchronised), then the parameters checked
+// to be the same on every rank. Returns their checksum.
+uint64_t bring_ranks_together(BranchyNet& net, Communicator& group, const TrainOptions& options, int epoch) {
+  const std::vector<ParamRef> params = net.named_params();
+  if (!options.sync_batch_norm) average_over_ranks(group, buffer_values(params));
+  return check_ranks_agree(group, params, "after epoch " + std::to_string(epoch));
 }
 
 }  // namespace
@@ -380,8 +484,10 @@ void print_epoch_line(const EpochRecord& record, int total_epochs, bool best, bo
 TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Normalizer& normalizer,
                           const TrainOptions& options) {
   check_train_options(net, data, options);
+  Communicator& group = options.group ? *options.group : single_process();
+  const bool root = group.is_root();
   const int total_epochs = options.trunk_epochs + options.epochs;
-  make_directory(options.out_dir);
+  if (root) make_directory(options.out_dir);
   TrainResult result;
   result.model_path = options.out_dir + "/model.safetensors";
   result.last_path = options.out_dir + "/last.safetensors";
@@ -397,15 +503,19 @@ TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Norm
   info.normalizer = normalizer;
   info.dataset = options.dataset_info;
   const int first_epoch = options.resume ? resume_from_last_checkpoint(net, options, csv_path, optimizer, result) : 1;
-  CsvWriter log(csv_path, csv_columns(net.num_exits()),
+  const RanksInStep in_step(net, optimizer, group, options.sync_batch_norm);
+  std::optional<CsvWriter> log;
+  if (root)
+    log.emplace(csv_path, csv_columns(net.num_exits()),
                 options.resume ? CsvWriter::Mode::append : CsvWriter::Mode::truncate);
 
-  Batcher batcher(data.train, options.batch_size, true, options.seed, &normalizer, options.augmentation);
+  Batcher batcher(data.train, options.batch_size, true, options.seed, &normalizer, options.augmentation,
+                  Shard{group.rank(), group.size()});
   for (int epoch = first_epoch; epoch <= total_epochs; ++epoch) {
     const bool trunk_phase = epoch <= options.trunk_epochs;
     // The joint phase starts from the trained trunk, with a fresh optimizer over every parameter.
     if (optimizer.trunk_phase != trunk_phase) optimizer.start(net, trunk_phase, options);
-    reseed_dropout(net, options.seed, epoch);
+    reseed_dropout(net, rank_seed(options.seed, group.rank()), epoch);
     EpochRecord record;
     record.epoch = epoch;
     record.phase = trunk_phase ? "trunk" : "joint";
@@ -413,12 +523,14 @@ TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Norm
     optimizer.optimizer->set_learning_rate(record.learning_rate);
 
     Timer timer;
-    train_one_epoch(net, batcher, *optimizer.optimizer, trunk_phase, total_epochs, data.train.size(), options, record);
-    add_validation_scores(net, data.validation, normalizer, record);
+    train_one_epoch(net, batcher, optimizer, total_epochs, data.train.size(), options, group, record);
+    if (group.size() > 1) record.parameter_checksum = bring_ranks_together(net, group, options, epoch);
+    add_validation_scores(net, data.validation, normalizer, group, record);
     record.seconds = timer.seconds();
     result.epochs.push_back(record);
-    const bool best = save_epoch(net, options, record, *optimizer.optimizer, info, log, csv_path, result);
-    print_epoch_line(record, total_epochs, best, options.quiet);
+    const bool best = save_epoch(net, options, record, *optimizer.optimizer, info, log ? &*log : nullptr, csv_path,
+                                 result);
+    if (!options.quiet && root) print_epoch_line(record, total_epochs, best, group.size());
   }
   return result;
 }

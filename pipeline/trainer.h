@@ -22,6 +22,18 @@
 // holds one (and the first parameter, if a weight does); for a gradient, the
 // first parameter backward gave one, found before the optimizer step so the
 // weights stay finite. Checkpoints already written stay as they were.
+//
+// Data-parallel (options.group of several ranks, docs/DISTRIBUTED.md): each
+// rank trains on its rows of every batch (batch_size is the global batch),
+// starting from rank 0's weights; the loss gradient is scaled by the rank's
+// share of the rows, so the gradients summed over the ranks
+// (pipeline/gradient_buckets.h) are those of the whole batch, and every rank
+// takes the same optimizer step. Batch norm uses each rank's own rows unless
+// sync_batch_norm; its running statistics are then averaged over the ranks
+// after each epoch. After each epoch the ranks' parameters are checked to
+// be identical; validation splits the samples over the ranks and sums the
+// counts. Rank 0 alone writes files and prints. With one rank everything is
+// as without a group.
 #pragma once
 
 #include <string>
@@ -30,6 +42,7 @@
 #include "datasets/batcher.h"
 #include "datasets/dataset.h"
 #include "datasets/normalizer.h"
+#include "engine/communicator.h"
 #include "formats/json.h"
 #include "nets/branchy_net.h"
 
@@ -51,6 +64,8 @@ struct TrainOptions {
   std::string out_dir;   // run folder; created if missing
   bool resume = false;   // continue from <out_dir>/last.safetensors
   bool quiet = false;    // no progress bars (tests)
+  bool sync_batch_norm = false;   // batch-norm statistics over every rank's rows of the batch
+  Communicator* group = nullptr;  // the ranks sharing each batch; nullptr: this process alone
   Json dataset_info = Json::object();  // spec and class names, stored in checkpoints
 
   Json to_json() const;
@@ -65,7 +80,10 @@ struct EpochRecord {
   std::vector<double> validation_loss;      // per exit
   std::vector<double> validation_accuracy;  // per exit
   double seconds = 0;
-  double images_per_second = 0;
+  double images_per_second = 0;    // over all ranks
+  double allreduce_seconds = 0;    // rank 0's time in gradient sums not hidden by backward; 0 on one process
+  double train_seconds = 0;        // the training pass alone (no validation, no saving)
+  uint64_t parameter_checksum = 0; // the same on every rank (checked); 0 on one process
 };
 
 struct TrainResult {
