@@ -1,5 +1,7 @@
 #include "engine/kernels.h"
 
+#include <algorithm>
+
 // GCC 12 warns inside its own AVX-512 intrinsics (the "__Y = __Y" idiom) when
 // they are inlined here: a false positive in system headers, not in our code.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -66,6 +68,20 @@ double sum(const float* x, int64_t n) {
   return total;
 }
 
+float max_value(const float* x, int64_t n) {
+  const int64_t end = vector_end(n);
+  float best = x[0];
+  if (end > 0) {
+    Vec acc = Vec::load_unaligned(x);
+    for (int64_t i = lanes; i < end; i += lanes) acc = xsimd::max(acc, Vec::load_unaligned(x + i));
+    alignas(64) float lane_best[lanes];  // xsimd 8 has no horizontal max
+    acc.store_aligned(lane_best);
+    best = *std::max_element(lane_best, lane_best + lanes);
+  }
+  for (int64_t i = end; i < n; ++i) best = std::max(best, x[i]);
+  return best;
+}
+
 void channel_affine(const float* x, const float* scale_c, const float* shift_c, float* y,
                     int64_t channels, int64_t plane) {
   const int64_t end = vector_end(plane);
@@ -99,6 +115,11 @@ double sum(const float* x, int64_t n) {
   double total = 0.0;
   for (int64_t i = 0; i < n; ++i) total += x[i];
   return total;
+}
+float max_value(const float* x, int64_t n) {
+  float best = x[0];
+  for (int64_t i = 1; i < n; ++i) best = std::max(best, x[i]);
+  return best;
 }
 void channel_affine(const float* x, const float* scale_c, const float* shift_c, float* y,
                     int64_t channels, int64_t plane) {

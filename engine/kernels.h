@@ -20,6 +20,8 @@ void axpy(float alpha, const float* x, float* y, int64_t n);
 void scale(float* x, float alpha, int64_t n);
 // Sum of x, accumulated in double.
 double sum(const float* x, int64_t n);
+// Largest element of x (n >= 1); a NaN in x may or may not be returned.
+float max_value(const float* x, int64_t n);
 // Per-channel affine over planes: y[c][i] = x[c][i] * scale[c] + shift[c] (y may be x),
 // for `channels` planes of `plane` elements (batch-norm apply, bias add).
 void channel_affine(const float* x, const float* scale, const float* shift, float* y,
@@ -32,6 +34,7 @@ void add(const float* a, const float* b, float* out, int64_t n);
 void axpy(float alpha, const float* x, float* y, int64_t n);
 void scale(float* x, float alpha, int64_t n);
 double sum(const float* x, int64_t n);
+float max_value(const float* x, int64_t n);
 void channel_affine(const float* x, const float* scale, const float* shift, float* y,
                     int64_t channels, int64_t plane);
 }  // namespace reference

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "engine/error.h"
+#include "engine/kernels.h"
 
 namespace branchy {
 
@@ -52,16 +53,21 @@ int64_t FeatureSpec::macs(const Shape& map) const {
 
 namespace {
 
-// Average of each cell of a grid x grid split of one plane (H, W) into out.
+// Average of each cell of a grid x grid split of one plane (H, W) into out;
+// a cell's rows are summed with the vector kernel (a plain double loop over
+// a 32x32 map cost more than the predictor it fed).
 void average_cells(const float* plane, int64_t H, int64_t W, int grid, float* out) {
   for (int gy = 0; gy < grid; ++gy) {
     const int64_t y0 = gy * H / grid, y1 = ((gy + 1) * H + grid - 1) / grid;  // floor, ceil
     for (int gx = 0; gx < grid; ++gx) {
       const int64_t x0 = gx * W / grid, x1 = ((gx + 1) * W + grid - 1) / grid;
-      double sum = 0.0;
-      for (int64_t y = y0; y < y1; ++y)
-        for (int64_t x = x0; x < x1; ++x) sum += plane[y * W + x];
-      out[gy * grid + gx] = static_cast<float>(sum / static_cast<double>((y1 - y0) * (x1 - x0)));
+      double total = 0.0;
+      if (x0 == 0 && x1 == W) {
+        total = sum(plane + y0 * W, (y1 - y0) * W);  // whole rows: one contiguous run
+      } else {
+        for (int64_t y = y0; y < y1; ++y) total += sum(plane + y * W + x0, x1 - x0);
+      }
+      out[gy * grid + gx] = static_cast<float>(total / static_cast<double>((y1 - y0) * (x1 - x0)));
     }
   }
 }
@@ -79,7 +85,7 @@ Tensor extract_features(const Tensor& map, const FeatureSpec& spec) {
       for (int64_t c = 0; c < C; ++c) {
         const float* plane = map.data() + (n * C + c) * H * W;
         if (part.kind == FeatureSpec::Part::Kind::global_max) {
-          *row++ = *std::max_element(plane, plane + H * W);
+          *row++ = max_value(plane, H * W);
         } else {
           average_cells(plane, H, W, part.grid, row);
           row += part.grid * part.grid;

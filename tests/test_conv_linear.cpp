@@ -90,6 +90,9 @@ TEST_CASE("element-wise kernels equal their plain twins", "[conv]") {
   // The sum cancels (|sum| ~ 2, sum of |x| ~ 500): compare against the scale
   // of the terms, since SIMD widths (SSE2 vs AVX-512) order the additions differently.
   REQUIRE(sum(a.data(), n) == Approx(reference::sum(a.data(), n)).margin(1e-4));
+  for (int64_t length : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{33}, n})  // tails, one vector, several
+    REQUIRE(max_value(a.data() + 3, length - (length == n ? 3 : 0)) ==
+            reference::max_value(a.data() + 3, length - (length == n ? 3 : 0)));
   const float scales[3] = {0.5f, -2.0f, 1.0f}, shifts[3] = {1.0f, 0.0f, -3.0f};
   Tensor ch_fast = Tensor::uninitialized(Shape{3 * 345}), ch_plain = Tensor::uninitialized(Shape{3 * 345});
   channel_affine(a.data(), scales, shifts, ch_fast.data(), 3, 345);

@@ -424,3 +424,33 @@ TEST_CASE("the route trace says, per sample and policy, what ran and why", "[rou
   REQUIRE(rows[1].find(",0:") != std::string::npos);
   REQUIRE(rows[1].find("(threshold ") != std::string::npos);
 }
+
+TEST_CASE("feature summaries are each cell's plain average and each plane's maximum", "[router]") {
+  const Tensor map = random_tensor(Shape{2, 3, 7, 10}, 41);  // cells of unequal sizes: 7 and 10 split 3 ways
+  const FeatureSpec spec = FeatureSpec::parse("avg+grid3+max");
+  const Tensor features = extract_features(map, spec);  // (2, 3 * (1 + 9 + 1))
+  REQUIRE(features.shape() == Shape{2, 33});
+  for (int64_t n = 0; n < 2; ++n) {
+    const float* row = features.data() + n * 33;
+    for (int64_t c = 0; c < 3; ++c) {
+      double all = 0;
+      float largest = map.at(n, c, 0, 0);
+      for (int64_t y = 0; y < 7; ++y)
+        for (int64_t x = 0; x < 10; ++x) {
+          all += map.at(n, c, y, x);
+          largest = std::max(largest, map.at(n, c, y, x));
+        }
+      REQUIRE(row[c] == Approx(all / 70).margin(1e-6));
+      REQUIRE(row[3 + 27 + c] == largest);
+      for (int gy = 0; gy < 3; ++gy)
+        for (int gx = 0; gx < 3; ++gx) {
+          // Cells overlap at uneven splits: rows [floor(gy*H/3), ceil((gy+1)*H/3)).
+          const int64_t y0 = gy * 7 / 3, y1 = ((gy + 1) * 7 + 2) / 3, x0 = gx * 10 / 3, x1 = ((gx + 1) * 10 + 2) / 3;
+          double cell = 0;
+          for (int64_t y = y0; y < y1; ++y)
+            for (int64_t x = x0; x < x1; ++x) cell += map.at(n, c, y, x);
+          REQUIRE(row[3 + c * 9 + gy * 3 + gx] == Approx(cell / double((y1 - y0) * (x1 - x0))).margin(1e-6));
+        }
+    }
+  }
+}
