@@ -91,8 +91,10 @@ endif
 all: $(BRANCHY)
 	@mkdir -p bin && ln -sf ../$(BRANCHY) bin/branchy
 
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+# Installs the Debian packages $(1) that are missing (as root), or prints the
+# apt-get line to run.
+define install_missing
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -103,6 +105,10 @@ deps:
 	    echo "missing Debian packages; run: sudo apt-get install -y$$missing"; exit 1; \
 	  fi; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(DEB_PACKAGES))
 
 $(BUILD)/%.o: %.cpp Makefile | deps
 	@mkdir -p $(dir $@)
@@ -209,17 +215,7 @@ FUZZ_OBJECTS  := $(FUZZ_SOURCES:%.cpp=$(FUZZ_BUILD)/%.o)
 FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
 fuzz-deps:
-	@missing=""; for p in $(FUZZ_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian packages:$$missing"; \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing || exit 1; \
-	  else \
-	    echo "missing Debian packages; run: sudo apt-get install -y$$missing"; exit 1; \
-	  fi; \
-	fi
+	$(call install_missing,$(FUZZ_PACKAGES))
 
 $(FUZZ_BUILD)/%.o: %.cpp Makefile | deps fuzz-deps
 	@mkdir -p $(dir $@)
