@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -294,6 +295,11 @@ TEST_CASE("every bad input ends in one line naming it; docs/ERRORS.md lists them
     const int cores = max_threads() / 4;
     message = replace_all(message, "[1, " + std::to_string(max_threads()) + "] (at most 4 x " + std::to_string(cores) +
                                        " cores)", "[1, 4 x cores]");
+    // Checksums of weights, and where a diverging run first overflows, depend on
+    // the machine's float arithmetic (FMA, vector width): shown as placeholders.
+    message = std::regex_replace(message, std::regex("[0-9a-f]{8} stored, [0-9a-f]{8} computed"), "CRC stored, CRC computed");
+    message = std::regex_replace(message, std::regex("the loss is [-a-z]+; the first NaN or infinity is in [^;]+;"),
+                                 "the loss is VALUE; the first NaN or infinity is in LAYER;");
     INFO("case: " << c.bad_input << "\ncommand: " << shown << "\nstderr: " << message);
     REQUIRE((o.status == 1 || o.status == 2));
     REQUIRE(!message.empty());
