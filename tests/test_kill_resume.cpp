@@ -175,6 +175,8 @@ int require_loadable_checkpoints(const std::string& run) {
 // Nothing in the run folder but its four files and, when allowed, the
 // temporary files of writes that a kill cut short.
 void require_only_run_files(const std::string& run, bool temporary_files_allowed) {
+  if (!temporary_files_allowed) REQUIRE(fs::is_directory(run));
+  if (!fs::is_directory(run)) return;  // killed before start-up made it (MPI_Init alone takes ~0.1 s)
   for (const auto& entry : fs::directory_iterator(run)) {
     const std::string name = entry.path().filename().string();
     INFO(name);
