@@ -22,6 +22,13 @@ void scale(float* x, float alpha, int64_t n);
 double sum(const float* x, int64_t n);
 // Largest element of x (n >= 1); a NaN in x may or may not be returned.
 float max_value(const float* x, int64_t n);
+// Sum of (x - center)^2, accumulated in double (batch-norm variance).
+double sum_squared_deviation(const float* x, float center, int64_t n);
+// sum_dy += sum of dy; sum_dy_dev += sum of dy * (x - center) (batch-norm backward).
+void sum_and_centered_dot(const float* dy, const float* x, float center, int64_t n, double& sum_dy,
+                          double& sum_dy_dev);
+// out = a * u + b * v + c (out may be u or v): batch-norm's input gradient.
+void affine_pair(const float* u, const float* v, float a, float b, float c, float* out, int64_t n);
 // Per-channel affine over planes: y[c][i] = x[c][i] * scale[c] + shift[c] (y may be x),
 // for `channels` planes of `plane` elements (batch-norm apply, bias add).
 void channel_affine(const float* x, const float* scale, const float* shift, float* y,
@@ -35,6 +42,10 @@ void axpy(float alpha, const float* x, float* y, int64_t n);
 void scale(float* x, float alpha, int64_t n);
 double sum(const float* x, int64_t n);
 float max_value(const float* x, int64_t n);
+double sum_squared_deviation(const float* x, float center, int64_t n);
+void sum_and_centered_dot(const float* dy, const float* x, float center, int64_t n, double& sum_dy,
+                          double& sum_dy_dev);
+void affine_pair(const float* u, const float* v, float a, float b, float c, float* out, int64_t n);
 void channel_affine(const float* x, const float* scale, const float* shift, float* y,
                     int64_t channels, int64_t plane);
 }  // namespace reference

@@ -6,6 +6,7 @@
 
 #include "engine/blas.h"
 #include "engine/conv_direct.h"
+#include "engine/conv_direct_backward.h"
 #include "engine/error.h"
 #include "engine/init.h"
 #include "engine/kernels.h"
@@ -106,27 +107,46 @@ void Conv2d::forward_image(const float* columns, const ConvGeometry& g, float* o
   }
 }
 
+bool Conv2d::direct_path_pays(const ConvGeometry& g) const {
+  // Measured per shape (`make bench`, conv rows): im2col + GEMM wins for a
+  // 1..3-channel input (its column matrix is small) and for wide layers on
+  // maps of more than 8x8.
+  return direct_training_conv_supported(g, options_.groups) && in_channels_ >= 4 &&
+         (out_channels_ <= 32 || g.column_cols() <= 64);
+}
+
+Tensor Conv2d::forward_direct(const Tensor& x, const ConvGeometry& g, Tensor y) const {
+  const int64_t N = x.dim(0);
+  const int64_t image_in = x.shape().sample_numel(), image_out = y.shape().sample_numel();
+  const float* bias_data = options_.bias ? bias.value.data() : nullptr;
+  if (N >= num_threads()) {
+    parallel_for(N, macs(x.shape()), [&](int64_t n) {
+      conv2d_direct_stride1(x.data() + n * image_in, g, weight.value.data(), bias_data, out_channels_,
+                            y.data() + n * image_out);
+    });
+  } else {  // too few images to go round: threads share each image's channels
+    for (int64_t n = 0; n < N; ++n)
+      conv2d_direct_stride1(x.data() + n * image_in, g, weight.value.data(), bias_data, out_channels_,
+                            y.data() + n * image_out, true);
+  }
+  return y;
+}
+
 Tensor Conv2d::forward(const Tensor& x, Mode mode) {
   const Shape out = out_shape(x.shape());
   const ConvGeometry g = geometry(x.shape());
   Tensor y = Tensor::uninitialized(out);  // (N, C_out, OH, OW)
   const int64_t N = x.dim(0);
   const int64_t image_in = x.shape().sample_numel(), image_out = out.sample_numel();
-  if (mode == Mode::eval && !is_pointwise() && direct_conv_pays(g, out_channels_, options_.groups)) {
-    // Inference needs no column matrix for backward: shifted rows are cheaper.
-    input_ = Tensor();
-    const float* bias_data = options_.bias ? bias.value.data() : nullptr;
-    if (N >= num_threads()) {
-      parallel_for(N, macs(x.shape()), [&](int64_t n) {
-        conv2d_direct_stride1(x.data() + n * image_in, g, weight.value.data(), bias_data, out_channels_,
-                              y.data() + n * image_out);
-      });
-    } else {  // too few images to go round: threads share each image's channels
-      for (int64_t n = 0; n < N; ++n)
-        conv2d_direct_stride1(x.data() + n * image_in, g, weight.value.data(), bias_data, out_channels_,
-                              y.data() + n * image_out, true);
-    }
-    return y;
+  const bool direct = mode == Mode::train
+                          ? direct_path_pays(g)
+                          : !is_pointwise() && (direct_conv_pays(g, out_channels_, options_.groups) || direct_path_pays(g));
+  forward_was_direct_ = direct;
+  if (direct) {
+    // No column matrix: backward reads only the input.
+    input_ = mode == Mode::train ? x : Tensor();
+    columns_kept_ = false;
+    return forward_direct(x, g, std::move(y));
   }
   const int64_t column_size = g.column_rows() * g.column_cols();  // one image's (C_in*K*K, OH*OW)
   // Keeping the columns trades memory for a second im2col in backward.
@@ -193,16 +213,16 @@ Tensor Conv2d::backward(const Tensor& dy) {
   const int64_t N = input_.dim(0);
   const int64_t image_in = input_.shape().sample_numel(), image_out = out.sample_numel();
   const int64_t plane = out[2] * out[3];
-  // (N, C_in, H, W), or undefined when nobody reads it: then no dx work at all.
-  Tensor dx = needs_input_grad_ ? Tensor::uninitialized(input_.shape()) : Tensor();
-  // Image n's slice of dx, or nullptr.
-  auto d_image_of = [&](int64_t n) { return needs_input_grad_ ? dx.data() + n * image_in : nullptr; };
-
   if (options_.bias) {
     for (int64_t n = 0; n < N; ++n)
       for (int o = 0; o < out_channels_; ++o)
         bias.grad[o] += static_cast<float>(sum(dy.data() + n * image_out + o * plane, plane));
   }
+  if (forward_was_direct_) return backward_direct(dy, g);
+  // (N, C_in, H, W), or undefined when nobody reads it: then no dx work at all.
+  Tensor dx = needs_input_grad_ ? Tensor::uninitialized(input_.shape()) : Tensor();
+  // Image n's slice of dx, or nullptr.
+  auto d_image_of = [&](int64_t n) { return needs_input_grad_ ? dx.data() + n * image_in : nullptr; };
 
   const int threads = num_threads();
   column_buffers_.resize(threads);
@@ -233,6 +253,34 @@ Tensor Conv2d::backward(const Tensor& dy) {
       backward_image(columns_for(n, 0), dy.data() + n * image_out, g, d_column_buffers_[0],
                      weight.grad.data(), d_image_of(n), true);
   }
+  return dx;
+}
+
+Tensor Conv2d::backward_direct(const Tensor& dy, const ConvGeometry& g) {
+  const int64_t N = input_.dim(0);
+  const int64_t image_in = input_.shape().sample_numel(), image_out = dy.shape().sample_numel();
+  Tensor dx = needs_input_grad_ ? Tensor::uninitialized(input_.shape()) : Tensor();  // (N, C_in, H, W)
+  if (needs_input_grad_) {
+    flipped_weight_.resize(static_cast<size_t>(weight.value.numel()));
+    flip_filters_for_input_gradient(weight.value.data(), out_channels_, g, flipped_weight_.data());
+  }
+  // Each thread takes a run of images: their weight gradients summed
+  // privately (then one reduction), their input gradients written in place.
+  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), N));
+  const int64_t weight_size = weight.value.numel();
+  d_weight_buffers_.resize(threads);
+  for (auto& buffer : d_weight_buffers_) buffer.assign(weight_size, 0.0f);
+  const int64_t work = 3 * macs(input_.shape());
+  parallel_chunks(N, work, [&](int64_t first, int64_t end) {
+    const int64_t t = (first * threads + N - 1) / N;  // which chunk: parallel_chunks starts chunk k at N*k/threads
+    conv2d_direct_backward_weights(input_.data() + first * image_in, dy.data() + first * image_out, end - first, g,
+                                   out_channels_, d_weight_buffers_[t].data());
+    if (!needs_input_grad_) return;
+    for (int64_t n = first; n < end; ++n)
+      conv2d_direct_backward_data(dy.data() + n * image_out, g, out_channels_, flipped_weight_.data(),
+                                  dx.data() + n * image_in);
+  });
+  for (const auto& buffer : d_weight_buffers_) add(weight.grad.data(), buffer.data(), weight.grad.data(), weight_size);
   return dx;
 }
 

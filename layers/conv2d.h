@@ -10,6 +10,12 @@
 // instead. In Mode::train the forward keeps every image's column matrix
 // (when the batch's columns fit in kMaxKeptColumnBytes) so backward need not
 // unroll the images again; above that it recomputes them per image.
+//
+// Direct path (engine/conv_direct*.h): stride-1 ungrouped 3x3 and 5x5
+// convolutions with few channels or small maps (direct_path_pays) compute
+// forward, the weight gradient and the input gradient from shifted rows,
+// with no column matrix at all; where a GEMM's M (= C_out) or N (= OH*OW) is
+// short, im2col's copies cost more than the multiply-adds.
 // conv2d_reference.h holds the plain loops the tests compare with.
 //
 // Told set_needs_input_grad(false), backward computes only the parameter
@@ -50,6 +56,8 @@ class Conv2d : public Layer {
   static constexpr int64_t kMaxKeptColumnBytes = int64_t{32} << 20;
 
   int out_channels() const { return out_channels_; }
+  // Whether the latest forward took the direct path (tests check they cover it).
+  bool used_direct_path() const { return forward_was_direct_; }
   const Conv2dOptions& options() const { return options_; }
 
   Param weight;  // (C_out, C_in/groups, K, K)
@@ -57,6 +65,9 @@ class Conv2d : public Layer {
 
  private:
   ConvGeometry geometry(const Shape& in) const;
+  bool direct_path_pays(const ConvGeometry& g) const;
+  Tensor forward_direct(const Tensor& x, const ConvGeometry& g, Tensor y) const;
+  Tensor backward_direct(const Tensor& dy, const ConvGeometry& g);
   bool is_pointwise() const { return kernel_ == 1 && options_.stride == 1 && options_.padding == 0; }
   // Columns (C_in*K*K, OH*OW) of image x_n, written to `buffer` (sized for
   // them) unless the conv is 1×1, whose image already is its column matrix.
@@ -75,6 +86,8 @@ class Conv2d : public Layer {
   // (N, C_in*K*K, OH*OW): the train-mode forward's columns, valid when columns_kept_.
   std::vector<float> kept_columns_;
   bool columns_kept_ = false;
+  bool forward_was_direct_ = false;  // the train-mode forward took the direct path
+  std::vector<float> flipped_weight_;  // (C_in, C_out, K, K), for the direct input gradient
   // Scratch reused across calls (no allocation on the hot path): per thread.
   std::vector<std::vector<float>> column_buffers_, d_column_buffers_, d_weight_buffers_;
 };

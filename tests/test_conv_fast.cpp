@@ -176,3 +176,46 @@ TEST_CASE("inference convs (direct shifted-row path and im2col path) equal the r
     }
   }
 }
+
+TEST_CASE("direct training convs (shifted rows, no columns) equal the reference", "[conv-fast]") {
+  // Stride-1 ungrouped 3x3 and 5x5 convs with 4+ input channels train on
+  // engine/conv_direct_backward.h: every padding 0..K-1, output channel
+  // counts that leave 1..3 in the last block of 4, maps narrower and wider
+  // than one vector, and batches large enough that the weight gradient
+  // stacks images in several runs (a 28x28 map with padding 1 takes 2 per run).
+  struct Case {
+    int batch, in, out, kernel, padding, height, width;
+    bool bias;
+  };
+  const Case cases[] = {
+      {5, 16, 16, 3, 1, 28, 28, false},  // b-resnet's stage-1 conv, 3 runs of stacked images
+      {3, 16, 8, 5, 2, 28, 28, true},    // b-resnet's first branch conv
+      {2, 5, 10, 5, 3, 15, 15, true},    // b-lenet's conv2 (padding 3 > K/2)
+      {4, 10, 20, 5, 4, 9, 9, true},     // padding K-1: the widest full convolution
+      {30, 64, 64, 3, 1, 7, 7, false},   // small maps: direct even with 64 channels; 1 run
+      {3, 4, 1, 3, 0, 6, 11, true},      {2, 6, 7, 3, 2, 5, 3, false},
+      {1, 4, 5, 5, 1, 5, 40, true},      {2, 7, 3, 3, 1, 1, 1, true},
+  };
+  Rng weights(81);
+  for (int threads : {1, 2}) {
+    ThreadCountScope scope(threads);
+    int trial = 0;
+    for (const Case& c : cases) {
+      Conv2d conv(c.in, c.out, c.kernel, Conv2dOptions{1, c.padding, 1, c.bias}, weights);
+      const Tensor x = random_tensor(Shape{c.batch, c.in, c.height, c.width}, 900 + trial);
+      require_matches_reference(conv, x, 950 + trial++);
+      INFO(conv.describe() << " on " << x.shape().str());
+      REQUIRE(conv.used_direct_path());
+      // The same layer without the input gradient (a network's first layer).
+      conv.set_needs_input_grad(false);
+      conv.forward(x, Mode::train);
+      conv.zero_grad();
+      REQUIRE_FALSE(conv.backward(random_tensor(conv.out_shape(x.shape()), 3)).defined());
+      conv.set_needs_input_grad(true);
+    }
+    // A 1..3-channel input keeps im2col (its column matrix is small).
+    Conv2d stem(1, 16, 3, Conv2dOptions{1, 1, 1, false}, weights);
+    require_matches_reference(stem, random_tensor(Shape{2, 1, 10, 10}, 5), 6);
+    REQUIRE_FALSE(stem.used_direct_path());
+  }
+}

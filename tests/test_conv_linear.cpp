@@ -93,6 +93,20 @@ TEST_CASE("element-wise kernels equal their plain twins", "[conv]") {
   for (int64_t length : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{33}, n})  // tails, one vector, several
     REQUIRE(max_value(a.data() + 3, length - (length == n ? 3 : 0)) ==
             reference::max_value(a.data() + 3, length - (length == n ? 3 : 0)));
+  // Batch norm's statistics and input gradient.
+  for (int64_t length : {int64_t{1}, int64_t{17}, int64_t{1000}, n}) {
+    REQUIRE(sum_squared_deviation(a.data(), 0.25f, length) ==
+            Approx(reference::sum_squared_deviation(a.data(), 0.25f, length)).epsilon(1e-5));
+    double fast_dy = 1.0, fast_dot = -1.0, plain_dy = 1.0, plain_dot = -1.0;  // both add to what is there
+    sum_and_centered_dot(b.data(), a.data(), -0.5f, length, fast_dy, fast_dot);
+    reference::sum_and_centered_dot(b.data(), a.data(), -0.5f, length, plain_dy, plain_dot);
+    REQUIRE(fast_dy == Approx(plain_dy).margin(1e-4));
+    REQUIRE(fast_dot == Approx(plain_dot).margin(1e-4));
+  }
+  Tensor pair_fast = Tensor::uninitialized(Shape{n}), pair_plain = Tensor::uninitialized(Shape{n});
+  affine_pair(a.data(), b.data(), 0.7f, -1.3f, 0.2f, pair_fast.data(), n);
+  reference::affine_pair(a.data(), b.data(), 0.7f, -1.3f, 0.2f, pair_plain.data(), n);
+  REQUIRE(max_abs_difference(pair_fast, pair_plain) < 1e-5f);
   const float scales[3] = {0.5f, -2.0f, 1.0f}, shifts[3] = {1.0f, 0.0f, -3.0f};
   Tensor ch_fast = Tensor::uninitialized(Shape{3 * 345}), ch_plain = Tensor::uninitialized(Shape{3 * 345});
   channel_affine(a.data(), scales, shifts, ch_fast.data(), 3, 345);
