@@ -55,8 +55,8 @@ void accumulate_channel_block(int count, const float* dy_wide, int64_t wide_size
 
 }  // namespace
 
-bool direct_training_conv_supported(const ConvGeometry& g, int groups) {
-  return g.stride_h == 1 && g.stride_w == 1 && groups == 1 && g.kernel_h == g.kernel_w &&
+bool direct_training_conv_supported(const ConvGeometry& g) {
+  return g.stride_h == 1 && g.stride_w == 1 && g.kernel_h == g.kernel_w &&
          (g.kernel_w == 3 || g.kernel_w == 5) && g.pad_h <= g.kernel_h - 1 && g.pad_w <= g.kernel_w - 1;
 }
 
@@ -66,8 +66,8 @@ bool direct_training_conv_supported(const ConvGeometry& g, int groups) {
 // shapes from 7x7 to 28x28: ~2048 positions per run was best).
 constexpr int64_t kPositionsPerRun = 2048;
 
-static void accumulate_stacked(const float* images, const float* dy, int64_t count, const ConvGeometry& g,
-                        int out_channels, float* d_weight) {
+static void accumulate_stacked(const float* images, int64_t image_in, const float* dy, int64_t image_out,
+                               int64_t count, const ConvGeometry& g, int out_channels, float* d_weight) {
   const int OH = g.out_height(), OW = g.out_width();
   const int PH = g.height + 2 * g.pad_h, PW = g.width + 2 * g.pad_w;
   const int64_t plane = static_cast<int64_t>(PH) * PW;                   // one padded image
@@ -75,8 +75,6 @@ static void accumulate_stacked(const float* images, const float* dy, int64_t cou
   const int64_t span = (count - 1) * plane + static_cast<int64_t>(OH - 1) * PW + OW;  // positions with outputs
   const int64_t positions = (span + kLanes - 1) / kLanes * kLanes;        // whole vectors
   const int64_t filter = static_cast<int64_t>(g.channels) * g.kernel_h * g.kernel_w;
-  const int64_t image_in = static_cast<int64_t>(g.channels) * g.height * g.width;
-  const int64_t image_out = static_cast<int64_t>(out_channels) * OH * OW;
 
   // The images stacked vertically, each with its own padding: x_tall
   // (C, count * PH, PW) and dy_tall (O, count * PH, PW), image i's output
@@ -119,15 +117,14 @@ static void accumulate_stacked(const float* images, const float* dy, int64_t cou
   }
 }
 
-void conv2d_direct_backward_weights(const float* images, const float* dy, int64_t count, const ConvGeometry& g,
-                                    int out_channels, float* d_weight) {
+void conv2d_direct_backward_weights(const float* images, int64_t image_stride, const float* dy,
+                                    int64_t dy_stride, int64_t count, const ConvGeometry& g, int out_channels,
+                                    float* d_weight) {
   const int64_t plane = static_cast<int64_t>(g.height + 2 * g.pad_h) * (g.width + 2 * g.pad_w);
   const int64_t per_run = std::max<int64_t>(1, kPositionsPerRun / plane);
-  const int64_t image_in = static_cast<int64_t>(g.channels) * g.height * g.width;
-  const int64_t image_out = static_cast<int64_t>(out_channels) * g.out_height() * g.out_width();
   for (int64_t first = 0; first < count; first += per_run)
-    accumulate_stacked(images + first * image_in, dy + first * image_out, std::min(per_run, count - first), g,
-                       out_channels, d_weight);
+    accumulate_stacked(images + first * image_stride, image_stride, dy + first * dy_stride, dy_stride,
+                       std::min(per_run, count - first), g, out_channels, d_weight);
 }
 
 void flip_filters_for_input_gradient(const float* weight, int out_channels, const ConvGeometry& g,

@@ -2,7 +2,7 @@
 // computed from shifted rows, with no column matrix: the training twin of
 // conv_direct.h.
 //
-// For y = conv(x, w) with stride 1 and padding p (one image, groups 1):
+// For y = conv(x, w) with stride 1 and padding p (one image, one group):
 //
 //   dW[o][c][kh][kw] += sum over oh, ow of dy[o][oh][ow] * x_padded[c][oh + kh][ow + kw]
 //   dx = conv(dy, w_flipped) with padding K - 1 - p, where
@@ -25,14 +25,18 @@
 namespace branchy {
 
 // Whether the direct kernels serve this convolution in training: stride 1,
-// groups 1, a 3x3 or 5x5 kernel, padding at most K - 1.
-bool direct_training_conv_supported(const ConvGeometry& g, int groups);
+// a 3x3 or 5x5 kernel, padding at most K - 1. The kernels see one group at a
+// time: g.channels and out_channels are then the group's.
+bool direct_training_conv_supported(const ConvGeometry& g);
 
-// d_weight (O, C, KH, KW) += the weight gradient of `count` images
-// (count, C, H, W) whose output gradients are dy (count, O, OH, OW).
-// Single-threaded: callers give each thread its own images and d_weight.
-void conv2d_direct_backward_weights(const float* images, const float* dy, int64_t count, const ConvGeometry& g,
-                                    int out_channels, float* d_weight);
+// d_weight (O, C, KH, KW) += the weight gradient of `count` images, each
+// (C, H, W) and image_stride floats after the last, whose output gradients
+// are (O, OH, OW), dy_stride floats apart. (The strides let a grouped conv
+// pass one group's channels of each image.) Single-threaded: callers give
+// each thread its own images and d_weight.
+void conv2d_direct_backward_weights(const float* images, int64_t image_stride, const float* dy,
+                                    int64_t dy_stride, int64_t count, const ConvGeometry& g, int out_channels,
+                                    float* d_weight);
 
 // w_flipped (C, O, KH, KW) from weight (O, C, KH, KW), for the input gradient.
 void flip_filters_for_input_gradient(const float* weight, int out_channels, const ConvGeometry& g,

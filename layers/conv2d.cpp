@@ -107,27 +107,39 @@ void Conv2d::forward_image(const float* columns, const ConvGeometry& g, float* o
   }
 }
 
+ConvGeometry Conv2d::group_geometry(const ConvGeometry& g) const {
+  ConvGeometry group = g;
+  group.channels = g.channels / options_.groups;
+  return group;
+}
+
 bool Conv2d::direct_path_pays(const ConvGeometry& g) const {
   // Measured per shape (`make bench`, conv rows): im2col + GEMM wins for a
   // 1..3-channel input (its column matrix is small) and for wide layers on
   // maps of more than 8x8.
-  return direct_training_conv_supported(g, options_.groups) && in_channels_ >= 4 &&
-         (out_channels_ <= 32 || g.column_cols() <= 64);
+  const ConvGeometry group = group_geometry(g);
+  return direct_training_conv_supported(group) && group.channels >= 4 &&
+         (out_channels_ / options_.groups <= 32 || g.column_cols() <= 64);
 }
 
 Tensor Conv2d::forward_direct(const Tensor& x, const ConvGeometry& g, Tensor y) const {
   const int64_t N = x.dim(0);
   const int64_t image_in = x.shape().sample_numel(), image_out = y.shape().sample_numel();
-  const float* bias_data = options_.bias ? bias.value.data() : nullptr;
+  const ConvGeometry group = group_geometry(g);
+  const int group_outs = out_channels_ / options_.groups;
+  const int64_t group_in = static_cast<int64_t>(group.channels) * g.height * g.width;  // one group's input planes
+  const int64_t group_out = group_outs * g.column_cols();                                 // and output planes
+  const int64_t group_weights = weight.value.numel() / options_.groups;
+  auto convolve_image = [&](int64_t n, bool split_channels) {
+    for (int k = 0; k < options_.groups; ++k)
+      conv2d_direct_stride1(x.data() + n * image_in + k * group_in, group, weight.value.data() + k * group_weights,
+                            options_.bias ? bias.value.data() + k * group_outs : nullptr, group_outs,
+                            y.data() + n * image_out + k * group_out, split_channels);
+  };
   if (N >= num_threads()) {
-    parallel_for(N, macs(x.shape()), [&](int64_t n) {
-      conv2d_direct_stride1(x.data() + n * image_in, g, weight.value.data(), bias_data, out_channels_,
-                            y.data() + n * image_out);
-    });
+    parallel_for(N, macs(x.shape()), [&](int64_t n) { convolve_image(n, false); });
   } else {  // too few images to go round: threads share each image's channels
-    for (int64_t n = 0; n < N; ++n)
-      conv2d_direct_stride1(x.data() + n * image_in, g, weight.value.data(), bias_data, out_channels_,
-                            y.data() + n * image_out, true);
+    for (int64_t n = 0; n < N; ++n) convolve_image(n, true);
   }
   return y;
 }
@@ -259,10 +271,17 @@ Tensor Conv2d::backward(const Tensor& dy) {
 Tensor Conv2d::backward_direct(const Tensor& dy, const ConvGeometry& g) {
   const int64_t N = input_.dim(0);
   const int64_t image_in = input_.shape().sample_numel(), image_out = dy.shape().sample_numel();
+  const ConvGeometry group = group_geometry(g);
+  const int groups = options_.groups, group_outs = out_channels_ / groups;
+  const int64_t group_in = static_cast<int64_t>(group.channels) * g.height * g.width;
+  const int64_t group_out = group_outs * g.column_cols();
+  const int64_t group_weights = weight.value.numel() / groups;
   Tensor dx = needs_input_grad_ ? Tensor::uninitialized(input_.shape()) : Tensor();  // (N, C_in, H, W)
   if (needs_input_grad_) {
-    flipped_weight_.resize(static_cast<size_t>(weight.value.numel()));
-    flip_filters_for_input_gradient(weight.value.data(), out_channels_, g, flipped_weight_.data());
+    flipped_weight_.resize(static_cast<size_t>(weight.value.numel()));  // per group (C_in/groups, C_out/groups, K, K)
+    for (int k = 0; k < groups; ++k)
+      flip_filters_for_input_gradient(weight.value.data() + k * group_weights, group_outs, group,
+                                      flipped_weight_.data() + k * group_weights);
   }
   // Each thread takes a run of images: their weight gradients summed
   // privately (then one reduction), their input gradients written in place.
@@ -273,12 +292,16 @@ Tensor Conv2d::backward_direct(const Tensor& dy, const ConvGeometry& g) {
   const int64_t work = 3 * macs(input_.shape());
   parallel_chunks(N, work, [&](int64_t first, int64_t end) {
     const int64_t t = (first * threads + N - 1) / N;  // which chunk: parallel_chunks starts chunk k at N*k/threads
-    conv2d_direct_backward_weights(input_.data() + first * image_in, dy.data() + first * image_out, end - first, g,
-                                   out_channels_, d_weight_buffers_[t].data());
+    for (int k = 0; k < groups; ++k)
+      conv2d_direct_backward_weights(input_.data() + first * image_in + k * group_in, image_in,
+                                     dy.data() + first * image_out + k * group_out, image_out, end - first, group,
+                                     group_outs, d_weight_buffers_[t].data() + k * group_weights);
     if (!needs_input_grad_) return;
     for (int64_t n = first; n < end; ++n)
-      conv2d_direct_backward_data(dy.data() + n * image_out, g, out_channels_, flipped_weight_.data(),
-                                  dx.data() + n * image_in);
+      for (int k = 0; k < groups; ++k)
+        conv2d_direct_backward_data(dy.data() + n * image_out + k * group_out, group, group_outs,
+                                    flipped_weight_.data() + k * group_weights,
+                                    dx.data() + n * image_in + k * group_in);
   });
   for (const auto& buffer : d_weight_buffers_) add(weight.grad.data(), buffer.data(), weight.grad.data(), weight_size);
   return dx;

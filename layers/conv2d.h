@@ -11,8 +11,9 @@
 // (when the batch's columns fit in kMaxKeptColumnBytes) so backward need not
 // unroll the images again; above that it recomputes them per image.
 //
-// Direct path (engine/conv_direct*.h): stride-1 ungrouped 3x3 and 5x5
-// convolutions with few channels or small maps (direct_path_pays) compute
+// Direct path (engine/conv_direct*.h): stride-1 3x3 and 5x5 convolutions
+// (grouped too, a group at a time) with few channels or small maps
+// (direct_path_pays) compute
 // forward, the weight gradient and the input gradient from shifted rows,
 // with no column matrix at all; where a GEMM's M (= C_out) or N (= OH*OW) is
 // short, im2col's copies cost more than the multiply-adds.
@@ -65,6 +66,7 @@ class Conv2d : public Layer {
 
  private:
   ConvGeometry geometry(const Shape& in) const;
+  ConvGeometry group_geometry(const ConvGeometry& g) const;  // g with one group's input channels
   bool direct_path_pays(const ConvGeometry& g) const;
   Tensor forward_direct(const Tensor& x, const ConvGeometry& g, Tensor y) const;
   Tensor backward_direct(const Tensor& dy, const ConvGeometry& g);

@@ -178,7 +178,7 @@ TEST_CASE("inference convs (direct shifted-row path and im2col path) equal the r
 }
 
 TEST_CASE("direct training convs (shifted rows, no columns) equal the reference", "[conv-fast]") {
-  // Stride-1 ungrouped 3x3 and 5x5 convs with 4+ input channels train on
+  // Stride-1 3x3 and 5x5 convs with 4+ input channels per group train on
   // engine/conv_direct_backward.h: every padding 0..K-1, output channel
   // counts that leave 1..3 in the last block of 4, maps narrower and wider
   // than one vector, and batches large enough that the weight gradient
@@ -186,6 +186,7 @@ TEST_CASE("direct training convs (shifted rows, no columns) equal the reference"
   struct Case {
     int batch, in, out, kernel, padding, height, width;
     bool bias;
+    int groups = 1;
   };
   const Case cases[] = {
       {5, 16, 16, 3, 1, 28, 28, false},  // b-resnet's stage-1 conv, 3 runs of stacked images
@@ -195,13 +196,15 @@ TEST_CASE("direct training convs (shifted rows, no columns) equal the reference"
       {30, 64, 64, 3, 1, 7, 7, false},   // small maps: direct even with 64 channels; 1 run
       {3, 4, 1, 3, 0, 6, 11, true},      {2, 6, 7, 3, 2, 5, 3, false},
       {1, 4, 5, 5, 1, 5, 40, true},      {2, 7, 3, 3, 1, 1, 1, true},
+      {3, 32, 32, 3, 1, 14, 14, false, 8},  // b-resnext's grouped 3x3: a group at a time
+      {2, 64, 64, 3, 1, 7, 7, true, 4},     {2, 12, 6, 5, 2, 9, 9, true, 3},
   };
   Rng weights(81);
   for (int threads : {1, 2}) {
     ThreadCountScope scope(threads);
     int trial = 0;
     for (const Case& c : cases) {
-      Conv2d conv(c.in, c.out, c.kernel, Conv2dOptions{1, c.padding, 1, c.bias}, weights);
+      Conv2d conv(c.in, c.out, c.kernel, Conv2dOptions{1, c.padding, c.groups, c.bias}, weights);
       const Tensor x = random_tensor(Shape{c.batch, c.in, c.height, c.width}, 900 + trial);
       require_matches_reference(conv, x, 950 + trial++);
       INFO(conv.describe() << " on " << x.shape().str());
@@ -213,9 +216,11 @@ TEST_CASE("direct training convs (shifted rows, no columns) equal the reference"
       REQUIRE_FALSE(conv.backward(random_tensor(conv.out_shape(x.shape()), 3)).defined());
       conv.set_needs_input_grad(true);
     }
-    // A 1..3-channel input keeps im2col (its column matrix is small).
-    Conv2d stem(1, 16, 3, Conv2dOptions{1, 1, 1, false}, weights);
+    // A 1..3-channel input (per group) keeps im2col: its column matrix is small.
+    Conv2d stem(1, 16, 3, Conv2dOptions{1, 1, 1, false}, weights), depthwise(8, 8, 3, Conv2dOptions{1, 1, 8, true}, weights);
     require_matches_reference(stem, random_tensor(Shape{2, 1, 10, 10}, 5), 6);
     REQUIRE_FALSE(stem.used_direct_path());
+    require_matches_reference(depthwise, random_tensor(Shape{2, 8, 10, 10}, 7), 8);
+    REQUIRE_FALSE(depthwise.used_direct_path());
   }
 }

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from branchy_torch import build_network  # noqa: E402
+from branchy_torch import MaskedDropout, build_network  # noqa: E402
 from read_safetensors import read_safetensors  # noqa: E402
 
 FASHION = "/usr/share/datasets/fashion-mnist"
@@ -52,6 +52,9 @@ def main():
     torch.manual_seed(1)
     _, metadata = read_safetensors(a.model)
     model = build_network(metadata["net"], json.loads(metadata["config"]))
+    for module in model.modules():  # branchy draws its own masks; here PyTorch draws them
+        if isinstance(module, MaskedDropout):
+            module.forward = lambda x: F.dropout(x, 0.5, True)
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     xs, ys = training_images(a.images)
