@@ -16,9 +16,10 @@ using Vec = xsimd::batch<float>;
 constexpr int kLanes = static_cast<int>(Vec::size);
 constexpr int kVectors = 2;                    // output positions per block: kVectors * kLanes
 constexpr int kBlock = kVectors * kLanes;
-constexpr int kChannelBlock = 4;               // output channels accumulated together
-// 4 channels x 2 vectors = 8 independent sums: enough to hide the FMA latency
-// (4 cycles, 2 per cycle), while each loaded input vector feeds 4 FMAs.
+constexpr int kChannelBlock = 8;               // output channels accumulated together
+// 8 channels x 2 vectors = 16 independent sums (of 32 vector registers): the
+// FMA latency is hidden and each loaded input vector feeds 8 FMAs. Measured
+// against 4 x 2, 8 x 1 and 4 x 3 on 3x3 and 5x5 shapes: 10-35% faster.
 
 // Below this an image's channels are not shared among threads: at batch 1,
 // B-LeNet's 0.1-0.6M MAC convolutions ran slower on 2 threads than on 1 (the
@@ -70,7 +71,7 @@ void conv2d_direct_stride1(const float* image, const ConvGeometry& g, const floa
     wide_buffer.resize(static_cast<size_t>(out_channels * blocks_end));
   float* wide = wide_buffer.data();
 
-  // Blocks of 4 output channels write disjoint rows of `wide`; the padded
+  // Blocks of output channels write disjoint rows of `wide`; the padded
   // image and `wide` belong to this thread and are only read / written in
   // disjoint places by the helpers.
   const int64_t channel_blocks = (out_channels + kChannelBlock - 1) / kChannelBlock;
@@ -85,6 +86,10 @@ void conv2d_direct_stride1(const float* image, const ConvGeometry& g, const floa
       float* wide_o = wide + o0 * blocks_end;
       for (int64_t p = 0; p < span; p += kBlock) {
         switch (count) {
+          case 8: accumulate_block<8>(padded, plane, PW, g, w, filter, b, p, wide_o, blocks_end); break;
+          case 7: accumulate_block<7>(padded, plane, PW, g, w, filter, b, p, wide_o, blocks_end); break;
+          case 6: accumulate_block<6>(padded, plane, PW, g, w, filter, b, p, wide_o, blocks_end); break;
+          case 5: accumulate_block<5>(padded, plane, PW, g, w, filter, b, p, wide_o, blocks_end); break;
           case 4: accumulate_block<4>(padded, plane, PW, g, w, filter, b, p, wide_o, blocks_end); break;
           case 3: accumulate_block<3>(padded, plane, PW, g, w, filter, b, p, wide_o, blocks_end); break;
           case 2: accumulate_block<2>(padded, plane, PW, g, w, filter, b, p, wide_o, blocks_end); break;

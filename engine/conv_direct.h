@@ -7,9 +7,9 @@
 // Why: im2col writes a matrix C*K*K times the size of the image, and for a
 // 1- or 5-channel input that copy costs as much as the GEMM it feeds, while a
 // GEMM with 5..20 output rows runs far below the machine's peak. Outputs are
-// computed over the padded width (see conv_direct.cpp), 16 positions x 4
-// output channels at a time in registers: each input vector loaded feeds 4
-// multiply-adds.
+// computed over the padded width (see conv_direct.cpp), 2 vectors of
+// positions x 8 output channels at a time in registers: each input vector
+// loaded feeds 8 multiply-adds.
 //
 // Requires: stride 1 (g.stride_h == g.stride_w == 1), groups 1; image
 // (C, H, W), weight (O, C, KH, KW), bias (O) or null, out (O, OH, OW), no

@@ -115,11 +115,11 @@ ConvGeometry Conv2d::group_geometry(const ConvGeometry& g) const {
 
 bool Conv2d::direct_path_pays(const ConvGeometry& g) const {
   // Measured per shape (`make bench`, conv rows): im2col + GEMM wins for a
-  // 1..3-channel input (its column matrix is small) and for wide layers on
-  // maps of more than 8x8.
+  // 1..3-channel input (its column matrix is small) and for layers wider
+  // than 64 channels on maps larger than 8x8.
   const ConvGeometry group = group_geometry(g);
   return direct_training_conv_supported(group) && group.channels >= 4 &&
-         (out_channels_ / options_.groups <= 32 || g.column_cols() <= 64);
+         (out_channels_ / options_.groups <= 64 || g.column_cols() <= 64);
 }
 
 Tensor Conv2d::forward_direct(const Tensor& x, const ConvGeometry& g, Tensor y) const {
