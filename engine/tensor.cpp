@@ -8,12 +8,11 @@
 #include <malloc.h>
 
 #include "engine/error.h"
+#include "engine/storage_pool.h"
 
 namespace branchy {
 
 namespace {
-
-constexpr size_t alignment_bytes = 64;
 
 // Activations of a batch are often a few MB, and glibc would map each with
 // mmap and unmap it on free: every training step would then pay page faults
@@ -29,12 +28,7 @@ thread_local TensorBudget* innermost_budget = nullptr;
 std::shared_ptr<float> allocate_floats(int64_t count) {
   (void)heap_configured;
   TensorBudget::charge(count);
-  // aligned_alloc wants a size that is a multiple of the alignment.
-  size_t bytes = static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(float);
-  bytes = (bytes + alignment_bytes - 1) / alignment_bytes * alignment_bytes;
-  void* memory = std::aligned_alloc(alignment_bytes, bytes);
-  if (!memory) fail("out of memory allocating ", bytes, " bytes for a tensor");
-  return std::shared_ptr<float>(static_cast<float*>(memory), [](float* p) { std::free(p); });
+  return acquire_storage(count);
 }
 
 }  // namespace
