@@ -57,7 +57,7 @@ void accumulate_block(const float* padded, int64_t plane, int PW, const ConvGeom
 }  // namespace
 
 void conv2d_direct_stride1(const float* image, const ConvGeometry& g, const float* weight, const float* bias,
-                           int out_channels, float* out, bool split_channels) {
+                           int out_channels, float* out, bool split_channels, bool relu) {
   const int OH = g.out_height(), OW = g.out_width();
   const int PH = g.height + 2 * g.pad_h, PW = g.width + 2 * g.pad_w;
   const int64_t plane = static_cast<int64_t>(PH) * PW;
@@ -100,9 +100,15 @@ void conv2d_direct_stride1(const float* image, const ConvGeometry& g, const floa
   });
   // Keep the first OW positions of every padded-width row.
   for (int o = 0; o < out_channels; ++o)
-    for (int oh = 0; oh < OH; ++oh)
-      std::memcpy(out + (static_cast<int64_t>(o) * OH + oh) * OW, wide + o * blocks_end + static_cast<int64_t>(oh) * PW,
-                  sizeof(float) * OW);
+    for (int oh = 0; oh < OH; ++oh) {
+      float* row = out + (static_cast<int64_t>(o) * OH + oh) * OW;
+      const float* wide_row = wide + o * blocks_end + static_cast<int64_t>(oh) * PW;
+      if (relu) {
+        for (int ow = 0; ow < OW; ++ow) row[ow] = std::max(wide_row[ow], 0.0f);
+      } else {
+        std::memcpy(row, wide_row, sizeof(float) * OW);
+      }
+    }
 }
 
 bool direct_conv_pays(const ConvGeometry& g, int out_channels, int groups) {

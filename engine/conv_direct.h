@@ -23,8 +23,9 @@ namespace branchy {
 
 // split_channels: spread blocks of output channels over the threads (for a
 // batch too small to give every thread an image), when the work pays for it.
+// relu: write max(y, 0) (conv + bias + ReLU fused at inference).
 void conv2d_direct_stride1(const float* image, const ConvGeometry& g, const float* weight, const float* bias,
-                           int out_channels, float* out, bool split_channels = false);
+                           int out_channels, float* out, bool split_channels = false, bool relu = false);
 
 // Whether conv2d_direct_stride1 is expected to beat im2col + GEMM for this
 // shape (measured in `make bench`, "conv direct" rows): stride 1, and few

@@ -96,6 +96,16 @@ void BatchNorm2d::compute_batch_statistics(const Tensor& x) {
   }
 }
 
+std::pair<const float*, const float*> BatchNorm2d::inference_affine() {
+  const float* mean = running_mean.value.data();
+  const float* var = running_var.value.data();
+  for (int64_t c = 0; c < channels_; ++c) {
+    scale_[c] = weight.value[c] / std::sqrt(var[c] + eps_);
+    shift_[c] = bias.value[c] - mean[c] * scale_[c];
+  }
+  return {scale_.data(), shift_.data()};
+}
+
 Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
   const Shape shape = out_shape(x.shape());
   const float* weight_data = weight.value.data();
@@ -108,12 +118,7 @@ Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
     }
     x_ = x;
   } else {
-    const float* mean = running_mean.value.data();
-    const float* var = running_var.value.data();
-    for (int64_t c = 0; c < channels_; ++c) {
-      scale_[c] = weight_data[c] / std::sqrt(var[c] + eps_);
-      shift_[c] = bias_data[c] - mean[c] * scale_[c];
-    }
+    inference_affine();
     x_ = Tensor();
   }
   // y = x * scale_c + shift_c, one sample (C planes) at a time.

@@ -32,6 +32,7 @@
 // without a train-mode forward or for dy of another shape.
 #pragma once
 
+#include <utility>
 #include <vector>
 
 #include "engine/communicator.h"
@@ -45,6 +46,10 @@ class BatchNorm2d : public Layer {
 
   Shape out_shape(const Shape& in) const override;
   Tensor forward(const Tensor& x, Mode mode) override;
+  // Mode::eval's transform y[c] = x[c] * scale[c] + shift[c], from the
+  // running statistics: pointers to (C) values, valid until the next forward
+  // (layers/fused_inference.h folds them into the conv before).
+  std::pair<const float*, const float*> inference_affine();
   Tensor backward(const Tensor& dy) override;
   void collect_params(const std::string& prefix, std::vector<ParamRef>& out) override;
   std::string describe() const override;  // "batchnorm 16"

@@ -86,7 +86,8 @@ float* Conv2d::column_buffer_for(int64_t n, const ConvGeometry& g, int thread) {
   return column_buffers_[thread].data();
 }
 
-void Conv2d::forward_image(const float* columns, const ConvGeometry& g, float* out, bool parallel_gemm) const {
+void Conv2d::forward_image(const float* columns, const ConvGeometry& g, float* out, bool parallel_gemm,
+                           const Filters& filters) const {
   const int groups = options_.groups;
   const int rows = static_cast<int>(g.column_rows()) / groups;  // (C_in/groups)*K*K
   const int cols = static_cast<int>(g.column_cols());           // OH*OW
@@ -94,17 +95,18 @@ void Conv2d::forward_image(const float* columns, const ConvGeometry& g, float* o
   const GemmFunction multiply = choose_gemm(parallel_gemm);
   for (int group = 0; group < groups; ++group) {
     // y_group (outs, cols) = W_group (outs, rows) * columns_group (rows, cols)
-    multiply(false, false, outs, cols, rows, 1.0f, weight.value.data() + static_cast<int64_t>(group) * outs * rows,
+    multiply(false, false, outs, cols, rows, 1.0f, filters.weight + static_cast<int64_t>(group) * outs * rows,
              rows, columns + static_cast<int64_t>(group) * rows * cols, cols, 0.0f,
              out + static_cast<int64_t>(group) * outs * cols, cols);
   }
-  if (options_.bias) {
+  if (filters.bias) {
     for (int o = 0; o < out_channels_; ++o) {
       float* plane = out + static_cast<int64_t>(o) * cols;
-      const float b = bias.value[o];
+      const float b = filters.bias[o];
       for (int i = 0; i < cols; ++i) plane[i] += b;
     }
   }
+  if (filters.relu) relu_forward(out, out, static_cast<int64_t>(out_channels_) * cols);
 }
 
 ConvGeometry Conv2d::group_geometry(const ConvGeometry& g) const {
@@ -122,7 +124,7 @@ bool Conv2d::direct_path_pays(const ConvGeometry& g) const {
          (out_channels_ / options_.groups <= 64 || g.column_cols() <= 64);
 }
 
-Tensor Conv2d::forward_direct(const Tensor& x, const ConvGeometry& g, Tensor y) const {
+Tensor Conv2d::forward_direct(const Tensor& x, const ConvGeometry& g, Tensor y, const Filters& filters) const {
   const int64_t N = x.dim(0);
   const int64_t image_in = x.shape().sample_numel(), image_out = y.shape().sample_numel();
   const ConvGeometry group = group_geometry(g);
@@ -132,9 +134,9 @@ Tensor Conv2d::forward_direct(const Tensor& x, const ConvGeometry& g, Tensor y) 
   const int64_t group_weights = weight.value.numel() / options_.groups;
   auto convolve_image = [&](int64_t n, bool split_channels) {
     for (int k = 0; k < options_.groups; ++k)
-      conv2d_direct_stride1(x.data() + n * image_in + k * group_in, group, weight.value.data() + k * group_weights,
-                            options_.bias ? bias.value.data() + k * group_outs : nullptr, group_outs,
-                            y.data() + n * image_out + k * group_out, split_channels);
+      conv2d_direct_stride1(x.data() + n * image_in + k * group_in, group, filters.weight + k * group_weights,
+                            filters.bias ? filters.bias + k * group_outs : nullptr, group_outs,
+                            y.data() + n * image_out + k * group_out, split_channels, filters.relu);
   };
   if (N >= num_threads()) {
     parallel_for(N, macs(x.shape()), [&](int64_t n) { convolve_image(n, false); });
@@ -144,7 +146,28 @@ Tensor Conv2d::forward_direct(const Tensor& x, const ConvGeometry& g, Tensor y) 
   return y;
 }
 
-Tensor Conv2d::forward(const Tensor& x, Mode mode) {
+Tensor Conv2d::forward(const Tensor& x, Mode mode) { return forward_with(x, mode, own_filters()); }
+
+Tensor Conv2d::forward_folded(const Tensor& x, const float* channel_scale, const float* channel_shift, bool relu) {
+  Filters filters = own_filters();
+  filters.relu = relu;
+  if (channel_scale) {
+    const int64_t filter = weight.value.numel() / out_channels_;  // C_in/groups * K * K
+    folded_weight_.resize(static_cast<size_t>(weight.value.numel()));
+    folded_bias_.resize(static_cast<size_t>(out_channels_));
+    for (int o = 0; o < out_channels_; ++o) {
+      const float* w = weight.value.data() + o * filter;
+      float* folded = folded_weight_.data() + o * filter;
+      for (int64_t i = 0; i < filter; ++i) folded[i] = w[i] * channel_scale[o];  // vectorised
+      folded_bias_[o] = (options_.bias ? bias.value[o] * channel_scale[o] : 0.0f) + channel_shift[o];
+    }
+    filters.weight = folded_weight_.data();
+    filters.bias = folded_bias_.data();
+  }
+  return forward_with(x, Mode::eval, filters);
+}
+
+Tensor Conv2d::forward_with(const Tensor& x, Mode mode, const Filters& filters) {
   const Shape out = out_shape(x.shape());
   const ConvGeometry g = geometry(x.shape());
   Tensor y = Tensor::uninitialized(out);  // (N, C_out, OH, OW)
@@ -158,7 +181,7 @@ Tensor Conv2d::forward(const Tensor& x, Mode mode) {
     // No column matrix: backward reads only the input.
     input_ = mode == Mode::train ? x : Tensor();
     columns_kept_ = false;
-    return forward_direct(x, g, std::move(y));
+    return forward_direct(x, g, std::move(y), filters);
   }
   const int64_t column_size = g.column_rows() * g.column_cols();  // one image's (C_in*K*K, OH*OW)
   // Keeping the columns trades memory for a second im2col in backward.
@@ -176,12 +199,12 @@ Tensor Conv2d::forward(const Tensor& x, Mode mode) {
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t n = 0; n < N; ++n) {
       const float* columns = columns_of(x.data() + n * image_in, g, column_buffer_for(n, g, omp_get_thread_num()));
-      forward_image(columns, g, y.data() + n * image_out, false);
+      forward_image(columns, g, y.data() + n * image_out, false, filters);
     }
   } else {
     for (int64_t n = 0; n < N; ++n) {
       const float* columns = columns_of(x.data() + n * image_in, g, column_buffer_for(n, g, 0));
-      forward_image(columns, g, y.data() + n * image_out, true);
+      forward_image(columns, g, y.data() + n * image_out, true, filters);
     }
   }
   input_ = mode == Mode::train ? x : Tensor();

@@ -49,6 +49,13 @@ class Conv2d : public Layer {
   Shape out_shape(const Shape& in) const override;
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
+  // Inference with a per-channel affine folded into the filters, then ReLU:
+  //   y = relu?(channel_scale[o] * conv(x)[o] + channel_shift[o])
+  // computed as one convolution with filters W[o] * channel_scale[o] and bias
+  // b[o] * channel_scale[o] + channel_shift[o] (batch norm folded, as
+  // inference engines do), the ReLU applied as each image's output is
+  // written. channel_scale and channel_shift both null: conv + bias + ReLU.
+  Tensor forward_folded(const Tensor& x, const float* channel_scale, const float* channel_shift, bool relu);
   void collect_params(const std::string& prefix, std::vector<ParamRef>& out) override;
   int64_t macs(const Shape& in) const override;
   std::string describe() const override;
@@ -66,9 +73,17 @@ class Conv2d : public Layer {
 
  private:
   ConvGeometry geometry(const Shape& in) const;
+  // The filters a forward runs with: the layer's own, or folded ones.
+  struct Filters {
+    const float* weight;  // (C_out, C_in/groups, K, K)
+    const float* bias;    // (C_out) or null
+    bool relu;            // max(y, 0) as the output is written
+  };
+  Filters own_filters() const { return {weight.value.data(), options_.bias ? bias.value.data() : nullptr, false}; }
+  Tensor forward_with(const Tensor& x, Mode mode, const Filters& filters);
   ConvGeometry group_geometry(const ConvGeometry& g) const;  // g with one group's input channels
   bool direct_path_pays(const ConvGeometry& g) const;
-  Tensor forward_direct(const Tensor& x, const ConvGeometry& g, Tensor y) const;
+  Tensor forward_direct(const Tensor& x, const ConvGeometry& g, Tensor y, const Filters& filters) const;
   Tensor backward_direct(const Tensor& dy, const ConvGeometry& g);
   bool is_pointwise() const { return kernel_ == 1 && options_.stride == 1 && options_.padding == 0; }
   // Columns (C_in*K*K, OH*OW) of image x_n, written to `buffer` (sized for
@@ -76,7 +91,8 @@ class Conv2d : public Layer {
   const float* columns_of(const float* image, const ConvGeometry& g, float* buffer) const;
   // Where image n's columns go: its slice of the cache, or this thread's buffer.
   float* column_buffer_for(int64_t n, const ConvGeometry& g, int thread);
-  void forward_image(const float* columns, const ConvGeometry& g, float* out, bool parallel_gemm) const;
+  void forward_image(const float* columns, const ConvGeometry& g, float* out, bool parallel_gemm,
+                     const Filters& filters) const;
   // d_image nullptr: parameter gradients only.
   void backward_image(const float* columns, const float* d_out, const ConvGeometry& g,
                       std::vector<float>& d_column_buffer, float* d_weight, float* d_image,
@@ -90,6 +106,7 @@ class Conv2d : public Layer {
   bool columns_kept_ = false;
   bool forward_was_direct_ = false;  // the train-mode forward took the direct path
   std::vector<float> flipped_weight_;  // (C_in, C_out, K, K), for the direct input gradient
+  std::vector<float> folded_weight_, folded_bias_;  // forward_folded's filters
   // Scratch reused across calls (no allocation on the hot path): per thread.
   std::vector<std::vector<float>> column_buffers_, d_column_buffers_, d_weight_buffers_;
 };

@@ -6,6 +6,7 @@
 #include "engine/error.h"
 #include "engine/kernels.h"
 #include "engine/threads.h"
+#include "layers/fused_inference.h"
 
 namespace branchy {
 
@@ -186,8 +187,13 @@ int64_t ResidualBasicBlock::macs(const Shape& in) const {
 
 Tensor ResidualBasicBlock::forward(const Tensor& x, Mode mode) {
   const Shape out = out_shape(x.shape());                // x: (N, C_in, H, W)
-  Tensor h = relu1.forward(bn1.forward(conv1.forward(x, mode), mode), mode);  // (N, C_out, OH, OW)
-  Tensor main_path = bn2.forward(conv2.forward(h, mode), mode);              // (N, C_out, OH, OW)
+  Tensor main_path;                                      // (N, C_out, OH, OW)
+  if (mode == Mode::eval) {  // conv + bn (+ relu) folded into one pass each
+    main_path = conv_inference(conv2, &bn2, false, conv_inference(conv1, &bn1, true, x));
+  } else {
+    Tensor h = relu1.forward(bn1.forward(conv1.forward(x, mode), mode), mode);  // (N, C_out, OH, OW)
+    main_path = bn2.forward(conv2.forward(h, mode), mode);
+  }
   Tensor skip = shortcut.forward(x, mode);                                   // (N, C_out, OH, OW)
   Tensor y = relu_out.forward(sum_of(main_path, skip), mode);                // (N, C_out, OH, OW)
   out_shape_ = out;
@@ -257,9 +263,15 @@ int64_t ResidualBottleneck::macs(const Shape& in) const {
 
 Tensor ResidualBottleneck::forward(const Tensor& x, Mode mode) {
   const Shape out = out_shape(x.shape());                                      // x: (N, C_in, H, W)
-  Tensor h1 = relu1.forward(bn1.forward(conv1.forward(x, mode), mode), mode);   // (N, b, H, W)
-  Tensor h2 = relu2.forward(bn2.forward(conv2.forward(h1, mode), mode), mode);  // (N, b, OH, OW)
-  Tensor main_path = bn3.forward(conv3.forward(h2, mode), mode);               // (N, C_out, OH, OW)
+  Tensor main_path;                                                            // (N, C_out, OH, OW)
+  if (mode == Mode::eval) {  // conv + bn (+ relu) folded into one pass each
+    const Tensor h1 = conv_inference(conv1, &bn1, true, x);
+    main_path = conv_inference(conv3, &bn3, false, conv_inference(conv2, &bn2, true, h1));
+  } else {
+    Tensor h1 = relu1.forward(bn1.forward(conv1.forward(x, mode), mode), mode);   // (N, b, H, W)
+    Tensor h2 = relu2.forward(bn2.forward(conv2.forward(h1, mode), mode), mode);  // (N, b, OH, OW)
+    main_path = bn3.forward(conv3.forward(h2, mode), mode);
+  }
   Tensor skip = shortcut.forward(x, mode);                                     // (N, C_out, OH, OW)
   Tensor y = relu_out.forward(sum_of(main_path, skip), mode);                  // (N, C_out, OH, OW)
   out_shape_ = out;

@@ -1,6 +1,8 @@
 #include "nets/sequential.h"
 
 #include "engine/error.h"
+#include "layers/fused_inference.h"
+#include "layers/relu.h"
 
 namespace branchy {
 
@@ -23,8 +25,32 @@ Shape Sequential::out_shape(const Shape& in) const {
 }
 
 Tensor Sequential::forward(const Tensor& x, Mode mode) {
+  if (mode == Mode::eval) return forward_inference(x);
   Tensor h = x;
   for (auto& [name, layer] : layers_) h = layer->forward(h, mode);
+  return h;
+}
+
+Tensor Sequential::forward_inference(const Tensor& x) {
+  Tensor h = x;
+  size_t i = 0;
+  while (i < layers_.size()) {
+    // conv [-> batchnorm] [-> relu] runs as one fused pass (layers/fused_inference.h).
+    auto* conv = dynamic_cast<Conv2d*>(layers_[i].second.get());
+    auto layer_as = [&](size_t at, auto* type) {
+      return at < layers_.size() ? dynamic_cast<decltype(type)>(layers_[at].second.get()) : nullptr;
+    };
+    BatchNorm2d* bn = conv ? layer_as(i + 1, static_cast<BatchNorm2d*>(nullptr)) : nullptr;
+    const size_t after_bn = i + 1 + (bn ? 1 : 0);
+    const bool relu = conv && layer_as(after_bn, static_cast<ReLU*>(nullptr)) != nullptr;
+    if (conv && (bn || relu)) {
+      h = conv_inference(*conv, bn, relu, h);
+      i = after_bn + (relu ? 1 : 0);
+    } else {
+      h = layers_[i].second->forward(h, Mode::eval);
+      ++i;
+    }
+  }
   return h;
 }
 

@@ -44,6 +44,8 @@ class Sequential : public Layer {
   const std::string& layer_name(size_t i) const { return layers_[i].first; }
 
   Shape out_shape(const Shape& in) const override;
+  // In Mode::eval, a conv followed by a batch norm and/or a ReLU runs as one
+  // fused pass (layers/fused_inference.h).
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
   void collect_params(const std::string& prefix, std::vector<ParamRef>& out) override;
@@ -62,6 +64,7 @@ class Sequential : public Layer {
  private:
   std::vector<std::pair<std::string, LayerPtr>> layers_;
   LayerVisitor after_layer_backward_;
+  Tensor forward_inference(const Tensor& x);
 };
 
 }  // namespace branchy

@@ -3,7 +3,7 @@
 side by side on this machine: the "full" network and BranchyNet's early exit
 with the thresholds stored in the file.
 
-    /usr/bin/python3 tests/reference/pytorch_branchy_infer.py runs/demo/model.safetensors [--samples 2000] [--threads 1]
+    /usr/bin/python3 tests/reference/pytorch_branchy_infer.py runs/demo/model.safetensors [--samples 2000] [--threads 1] [--batch 256]
 
 The model is loaded into its PyTorch twin from branchy_torch.py (any of the
 networks). PyTorch runs in eval mode under torch.inference_mode(), one
@@ -11,7 +11,8 @@ image at a time, exiting at the first branch whose softmax entropy is below
 its threshold (the same rule as nets/early_exit.h). Timing rounds alternate
 between the two policies and the fastest round counts, as `branchy eval`
 does, which runs next on the same samples and threads. Prints one table:
-accuracy, mean latency per sample, and branchy's speed against PyTorch.
+accuracy, mean latency per sample, and branchy's speed against PyTorch; then
+the full network's throughput at --batch images per call, both sides.
 """
 import argparse
 import json
@@ -63,6 +64,7 @@ def main():
     p.add_argument("--samples", type=int, default=2000)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--batch", type=int, default=256, help="batch of the throughput comparison (full network)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     tensors, meta = read_safetensors(a.model)
@@ -80,7 +82,14 @@ def main():
         policies["branchy"] = lambda t: branchy(model, t, thresholds)
     best = {name: float("inf") for name in policies}
     accuracy = {}
+    torch_throughput = 0.0
     with torch.inference_mode():
+        full(model, x[:a.batch])  # warm-up
+        for _ in range(a.rounds):
+            start = time.perf_counter()
+            for b in range(0, len(x), a.batch):
+                full(model, x[b:b + a.batch])
+            torch_throughput = max(torch_throughput, len(x) / (time.perf_counter() - start))
         for name, run in policies.items():  # warm-up
             timed_pass(run, x[:50])
         for _ in range(a.rounds):
@@ -92,7 +101,8 @@ def main():
     branchy_bin = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bin", "branchy")
     ours = json.loads(subprocess.run(
         [branchy_bin, "eval", a.model, "--json", "--policy", ",".join(policies), "--threads", str(a.threads),
-         "--test-limit", str(a.samples), "--latency-samples", str(a.samples), "--repeats", str(a.rounds)],
+         "--test-limit", str(a.samples), "--latency-samples", str(a.samples), "--repeats", str(a.rounds),
+         "--batch", str(a.batch)],
         check=True, capture_output=True, text=True).stdout)["policies"]
 
     print(f"{net_name} ({a.model}), {a.samples} Fashion-MNIST test images one at a time, {a.threads} thread(s), "
@@ -102,6 +112,9 @@ def main():
         mine = ours[name]
         print(f"{name:8} {accuracy[name]:9.4f} {mine['accuracy']:11.4f} {best[name]:9.1f} {mine['latency_us']:10.1f} "
               f"{best[name] / mine['latency_us']:13.2f}x")
+    mine = ours["full"]["throughput"]
+    print(f"full network at batch {a.batch}: torch {torch_throughput:.0f} images/s, branchy {mine:.0f} images/s, "
+          f"{mine / torch_throughput:.2f}x")
 
 
 if __name__ == "__main__":

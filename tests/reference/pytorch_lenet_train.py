@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_checkpoint_pytorch import FASHION, build  # noqa: E402
+from branchy_torch import build_network as build  # noqa: E402
+from check_checkpoint_pytorch import FASHION  # noqa: E402
 
 
 def idx(name, offset):
