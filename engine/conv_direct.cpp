@@ -16,10 +16,12 @@ using Vec = xsimd::batch<float>;
 constexpr int kLanes = static_cast<int>(Vec::size);
 constexpr int kVectors = 2;                    // output positions per block: kVectors * kLanes
 constexpr int kBlock = kVectors * kLanes;
-constexpr int kChannelBlock = 8;               // output channels accumulated together
-// 8 channels x 2 vectors = 16 independent sums (of 32 vector registers): the
-// FMA latency is hidden and each loaded input vector feeds 8 FMAs. Measured
-// against 4 x 2, 8 x 1 and 4 x 3 on 3x3 and 5x5 shapes: 10-35% faster.
+// Output channels accumulated together. AVX-512 has 32 vector registers:
+// 8 channels x 2 vectors = 16 independent sums hide the FMA latency and each
+// loaded input vector feeds 8 FMAs (measured against 4 x 2, 8 x 1 and 4 x 3 on
+// the 3x3 and 5x5 shapes: 10-35% faster). AVX2 has 16: 4 x 2 sums, or the
+// sums spill to memory.
+constexpr int kChannelBlock = kLanes >= 16 ? 8 : 4;
 
 // Below this an image's channels are not shared among threads: at batch 1,
 // B-LeNet's 0.1-0.6M MAC convolutions ran slower on 2 threads than on 1 (the

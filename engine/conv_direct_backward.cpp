@@ -14,7 +14,9 @@ namespace {
 
 using Vec = xsimd::batch<float>;
 constexpr int kLanes = static_cast<int>(Vec::size);
-constexpr int kChannelBlock = 4;  // output channels whose sums share each loaded input vector
+// Output channels whose sums share each loaded input vector: 4 x KW sums (12
+// or 20) fit AVX-512's 32 vector registers; AVX2 has 16, so 3 x 3 or 2 x 5.
+constexpr int channel_block(int kernel_w) { return kLanes >= 16 ? 4 : (kernel_w == 3 ? 3 : 2); }
 
 // Positions are counted over the padded width, as in conv_direct.cpp:
 // p = oh * PW + ow. dy_wide[o][p] holds dy[o][oh][ow], and 0 where ow >= OW
@@ -102,8 +104,9 @@ static void accumulate_stacked(const float* images, int64_t image_in, const floa
                     dy + i * image_out + (static_cast<int64_t>(o) * OH + oh) * OW, sizeof(float) * OW);
   }
 
-  for (int o0 = 0; o0 < out_channels; o0 += kChannelBlock) {
-    const int block = std::min(kChannelBlock, out_channels - o0);
+  const int block_size = channel_block(g.kernel_w);
+  for (int o0 = 0; o0 < out_channels; o0 += block_size) {
+    const int block = std::min(block_size, out_channels - o0);
     for (int c = 0; c < g.channels; ++c)
       for (int kh = 0; kh < g.kernel_h; ++kh) {
         const float* x_row = x_tall + c * tall + static_cast<int64_t>(kh) * PW;
