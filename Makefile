@@ -85,7 +85,7 @@ ifeq ($(MPI),1)
   DEB_PACKAGES += libopenmpi-dev openmpi-bin
 endif
 
-.PHONY: all deps test test-mpi mpi-tests test-pytorch asan errors-doc bench demo results clean fuzz fuzz-build fuzz-smoke fuzz-deps
+.PHONY: all deps test test-mpi mpi-tests test-pytorch asan errors-doc bench bench-kernels bench-train bench-infer pytorch-deps demo results clean fuzz fuzz-build fuzz-smoke fuzz-deps
 .DEFAULT_GOAL := all
 
 all: $(BRANCHY)
@@ -172,8 +172,26 @@ test-pytorch: $(TEST_BIN)
 	fi
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/reference/check_networks_pytorch.py $(TEST_BIN)
 
-bench: $(BENCH_BIN)
-	$(BENCH_BIN) $(BENCH_ARGS)
+# `make bench` measures everything docs/BENCHMARKS.md reports, in one run
+# (~20 min on 2 cores; run it on a quiet machine): the kernels against sgemm,
+# then, with Debian's python3-torch (installed when missing, as root),
+# training and inference of the five networks beside PyTorch. Tables land in
+# build/bench/. `make bench-kernels`, `bench-train`, `bench-infer` run one part.
+bench: bench-kernels bench-train bench-infer
+
+bench-kernels: $(BENCH_BIN)
+	@mkdir -p build/bench
+	$(BENCH_BIN) --csv build/bench/kernels.csv $(BENCH_ARGS) | tee build/bench/kernels.txt
+
+pytorch-deps:
+	$(call install_missing,python3-torch)
+
+bench-train: all pytorch-deps
+	python3 docs/scripts/train_speed.py $(BENCH_TRAIN_ARGS)
+
+# Uses the models bench-train left in build/bench.
+bench-infer: all pytorch-deps
+	python3 docs/scripts/infer_speed.py $(BENCH_INFER_ARGS)
 
 # The main job: train B-LeNet on Fashion-MNIST long enough that the exits mix
 # (10 epochs), calibrate its entropy thresholds on the validation split, fit
