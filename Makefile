@@ -5,6 +5,8 @@
 #   make test SANITIZE=1   the same suite under AddressSanitizer + UBSan (also: make asan)
 #   make test-pytorch  all five networks against PyTorch: logits of every exit, one joint step's gradients
 #   make bench      kernel benchmarks (GFLOP/s and ratio to cblas_sgemm)
+#   make bench-onednn  Conv2d against oneDNN on the networks' conv shapes (installs libdnnl-dev
+#                   when missing; only this benchmark links oneDNN, never the library)
 #   make fuzz       every parser under libFuzzer, FUZZ_SECONDS each (make fuzz-smoke: a few seconds each)
 #   make demo       trains a branchy network on Fashion-MNIST and compares policies
 #   make results    trains, calibrates and evaluates all five networks (docs/RESULTS.md's table)
@@ -15,7 +17,7 @@
 #   make clean      removes build/ and bin/branchy; trained models in runs/ stay
 #
 # Switches: ARCH=native|x86-64-v3|...  SANITIZE=0|1  MPI=0|1  BUILD=dir  OPTFLAGS=-O0 (quick builds)  TEST_ARGS="[tag]"
-#           BENCH_ARGS="--quick --csv FILE --only TEXT"  DEMO_EPOCHS=n
+#           BENCH_ARGS="--quick --csv FILE --only TEXT"  BENCH_PEER_ARGS (the same flags)  DEMO_EPOCHS=n
 
 ARCH     ?= native
 SANITIZE ?= 0
@@ -85,7 +87,7 @@ ifeq ($(MPI),1)
   DEB_PACKAGES += libopenmpi-dev openmpi-bin
 endif
 
-.PHONY: all deps test test-mpi mpi-tests test-pytorch asan errors-doc bench demo results clean fuzz fuzz-build fuzz-smoke fuzz-deps
+.PHONY: all deps test test-mpi mpi-tests test-pytorch asan errors-doc bench bench-onednn onednn-deps demo results clean fuzz fuzz-build fuzz-smoke fuzz-deps
 .DEFAULT_GOAL := all
 
 all: $(BRANCHY)
@@ -175,6 +177,27 @@ test-pytorch: $(TEST_BIN)
 bench: $(BENCH_BIN)
 	$(BENCH_BIN) $(BENCH_ARGS)
 
+# oneDNN as a benchmark peer (tests/bench_peers/conv_vs_onednn.cpp says what
+# it measures): Debian's libdnnl-dev, installed here only when its header is
+# missing. Only this binary includes or links oneDNN; libbranchy.a and every
+# other target build without it.
+ONEDNN_HEADER     := /usr/include/oneapi/dnnl/dnnl.hpp
+BENCH_PEER_OBJECT := $(BUILD)/tests/bench_peers/conv_vs_onednn.o
+BENCH_PEER_BIN    := $(BUILD)/bench_conv_vs_onednn
+
+onednn-deps:
+ifeq ($(wildcard $(ONEDNN_HEADER)),)
+	$(call install_missing,libdnnl-dev)
+endif
+
+$(BENCH_PEER_OBJECT): | onednn-deps
+
+$(BENCH_PEER_BIN): $(BENCH_PEER_OBJECT) $(LIBRARY)
+	$(CXX) $(LDFLAGS) $^ -ldnnl $(LDLIBS) -o $@
+
+bench-onednn: $(BENCH_PEER_BIN)
+	$(BENCH_PEER_BIN) $(BENCH_PEER_ARGS)
+
 # The main job: train B-LeNet on Fashion-MNIST long enough that the exits mix
 # (10 epochs), calibrate its entropy thresholds on the validation split, fit
 # every predictor of the thesis, and compare every policy on the test split.
@@ -244,4 +267,4 @@ fuzz-smoke:
 clean:
 	rm -rf build bin/branchy
 
--include $(LIB_OBJECTS:.o=.d) $(BIN_OBJECTS:.o=.d) $(TEST_OBJECTS:.o=.d) $(BENCH_OBJECTS:.o=.d) $(FUZZ_OBJECTS:.o=.d) $(BUILD)/tests/mpi/compare_models.d
+-include $(LIB_OBJECTS:.o=.d) $(BIN_OBJECTS:.o=.d) $(TEST_OBJECTS:.o=.d) $(BENCH_OBJECTS:.o=.d) $(BENCH_PEER_OBJECT:.o=.d) $(FUZZ_OBJECTS:.o=.d) $(BUILD)/tests/mpi/compare_models.d
