@@ -4,7 +4,12 @@
 #   make test       the Catch2 suite (installs missing Debian packages first)
 #   make test SANITIZE=1   the same suite under AddressSanitizer + UBSan (also: make asan)
 #   make test-pytorch  all five networks against PyTorch: logits of every exit, one joint step's gradients
-#   make bench      kernel benchmarks (GFLOP/s and ratio to cblas_sgemm)
+#   make bench      every benchmark of docs/BENCHMARKS.md (~25 min, quiet machine); its parts:
+#     bench-kernels kernel benchmarks (GFLOP/s and ratio to cblas_sgemm)
+#     bench-onednn  Conv2d against oneDNN on the networks' conv shapes (installs libdnnl-dev
+#                   when missing; only this benchmark links oneDNN, never the library)
+#     bench-train   training images/s of the five networks beside PyTorch, 1 and 2 threads
+#     bench-infer   batch-1 latency, routing overhead, batch-256 throughput beside PyTorch
 #   make fuzz       every parser under libFuzzer, FUZZ_SECONDS each (make fuzz-smoke: a few seconds each)
 #   make demo       trains a branchy network on Fashion-MNIST and compares policies
 #   make results    trains, calibrates and evaluates all five networks (docs/RESULTS.md's table)
@@ -15,7 +20,7 @@
 #   make clean      removes build/ and bin/branchy; trained models in runs/ stay
 #
 # Switches: ARCH=native|x86-64-v3|...  SANITIZE=0|1  MPI=0|1  BUILD=dir  OPTFLAGS=-O0 (quick builds)  TEST_ARGS="[tag]"
-#           BENCH_ARGS="--quick --csv FILE --only TEXT"  DEMO_EPOCHS=n
+#           BENCH_ARGS="--quick --csv FILE --only TEXT"  BENCH_PEER_ARGS (the same flags)  DEMO_EPOCHS=n
 
 ARCH     ?= native
 SANITIZE ?= 0
@@ -85,7 +90,7 @@ ifeq ($(MPI),1)
   DEB_PACKAGES += libopenmpi-dev openmpi-bin
 endif
 
-.PHONY: all deps test test-mpi mpi-tests test-pytorch asan errors-doc bench bench-kernels bench-train bench-infer pytorch-deps demo results clean fuzz fuzz-build fuzz-smoke fuzz-deps
+.PHONY: all deps test test-mpi mpi-tests test-pytorch asan errors-doc bench bench-kernels bench-train bench-infer bench-onednn onednn-deps pytorch-deps demo results clean fuzz fuzz-build fuzz-smoke fuzz-deps
 .DEFAULT_GOAL := all
 
 all: $(BRANCHY)
@@ -173,11 +178,12 @@ test-pytorch: $(TEST_BIN)
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/reference/check_networks_pytorch.py $(TEST_BIN)
 
 # `make bench` measures everything docs/BENCHMARKS.md reports, in one run
-# (~20 min on 2 cores; run it on a quiet machine): the kernels against sgemm,
-# then, with Debian's python3-torch (installed when missing, as root),
-# training and inference of the five networks beside PyTorch. Tables land in
-# build/bench/. `make bench-kernels`, `bench-train`, `bench-infer` run one part.
-bench: bench-kernels bench-train bench-infer
+# (~25 min on 2 cores; run it on a quiet machine): the kernels against sgemm,
+# the convolutions against oneDNN, then, with Debian's python3-torch
+# (installed when missing, as root), training and inference of the five
+# networks beside PyTorch. Tables land in build/bench/. `make bench-kernels`,
+# `bench-onednn`, `bench-train`, `bench-infer` run one part.
+bench: bench-kernels bench-onednn bench-train bench-infer
 
 bench-kernels: $(BENCH_BIN)
 	@mkdir -p build/bench
@@ -192,6 +198,28 @@ bench-train: all pytorch-deps
 # Uses the models bench-train left in build/bench.
 bench-infer: all pytorch-deps
 	python3 docs/scripts/infer_speed.py $(BENCH_INFER_ARGS)
+
+# oneDNN as a benchmark peer (tests/bench_peers/conv_vs_onednn.cpp says what
+# it measures): Debian's libdnnl-dev, installed here only when its header is
+# missing. Only this binary includes or links oneDNN; libbranchy.a and every
+# other target build without it.
+ONEDNN_HEADER     := /usr/include/oneapi/dnnl/dnnl.hpp
+BENCH_PEER_OBJECT := $(BUILD)/tests/bench_peers/conv_vs_onednn.o
+BENCH_PEER_BIN    := $(BUILD)/bench_conv_vs_onednn
+
+onednn-deps:
+ifeq ($(wildcard $(ONEDNN_HEADER)),)
+	$(call install_missing,libdnnl-dev)
+endif
+
+$(BENCH_PEER_OBJECT): | onednn-deps
+
+$(BENCH_PEER_BIN): $(BENCH_PEER_OBJECT) $(LIBRARY)
+	$(CXX) $(LDFLAGS) $^ -ldnnl $(LDLIBS) -o $@
+
+bench-onednn: $(BENCH_PEER_BIN)
+	@mkdir -p build/bench
+	$(BENCH_PEER_BIN) --csv build/bench/onednn.csv $(BENCH_PEER_ARGS) | tee build/bench/onednn.txt
 
 # The main job: train B-LeNet on Fashion-MNIST long enough that the exits mix
 # (10 epochs), calibrate its entropy thresholds on the validation split, fit
@@ -262,4 +290,4 @@ fuzz-smoke:
 clean:
 	rm -rf build bin/branchy
 
--include $(LIB_OBJECTS:.o=.d) $(BIN_OBJECTS:.o=.d) $(TEST_OBJECTS:.o=.d) $(BENCH_OBJECTS:.o=.d) $(FUZZ_OBJECTS:.o=.d) $(BUILD)/tests/mpi/compare_models.d
+-include $(LIB_OBJECTS:.o=.d) $(BIN_OBJECTS:.o=.d) $(TEST_OBJECTS:.o=.d) $(BENCH_OBJECTS:.o=.d) $(BENCH_PEER_OBJECT:.o=.d) $(FUZZ_OBJECTS:.o=.d) $(BUILD)/tests/mpi/compare_models.d
