@@ -24,9 +24,11 @@ constexpr int kBlock = kVectors * kLanes;
 constexpr int kChannelBlock = kLanes >= 16 ? 8 : 4;
 
 // Below this an image's channels are not shared among threads: at batch 1,
-// B-LeNet's 0.1-0.6M MAC convolutions ran slower on 2 threads than on 1 (the
-// wake-up and the serial layers around them cost more than the split saves).
-constexpr int64_t kMinSplitMacs = int64_t{1} << 20;
+// B-LeNet's 0.1-0.6M MAC convolutions and b-resnet's 1.8M MAC 3x3s ran slower
+// on 2 threads than on 1 (the wake-up and the serial layers around them cost
+// more than the split saves); B-AlexNet's 2.7-10M MAC convs gain from it.
+// (b-resnet trunk at batch 1, 2 threads: 236 -> 219 us with 1M -> 2M.)
+constexpr int64_t kMinSplitMacs = int64_t{2} << 20;
 
 // Positions are counted over the padded width: p = oh * PW + ow. Tap
 // (c, kh, kw) of position p reads padded[c*PH*PW + kh*PW + kw + p], so a block
