@@ -1,5 +1,7 @@
 #include "engine/storage_pool.h"
 
+#include <sanitizer/asan_interface.h>
+
 #include <cstdlib>
 #include <mutex>
 #include <unordered_map>
@@ -37,6 +39,7 @@ void* take(size_t bytes) {
       found->second.pop_back();
       p.counts.cached_bytes -= static_cast<int64_t>(bytes);
       ++p.counts.reuses;
+      ASAN_UNPOISON_MEMORY_REGION(block, bytes);
       return block;
     }
     ++p.counts.system_allocations;
@@ -51,6 +54,9 @@ void give_back(void* block, size_t bytes) {
   {
     std::lock_guard<std::mutex> lock(p.mutex);
     if (p.counts.cached_bytes + static_cast<int64_t>(bytes) <= kMaxCachedBytes) {
+      // Under AddressSanitizer a cached block stays unreadable until it is
+      // handed out again, so a use after free is still caught.
+      ASAN_POISON_MEMORY_REGION(block, bytes);
       p.free_blocks[bytes].push_back(block);
       p.counts.cached_bytes += static_cast<int64_t>(bytes);
       return;
