@@ -110,6 +110,12 @@ GradCheckResult check_gradients(Layer& layer, const Tensor& x_in, const GradChec
   return result;
 }
 
+float relative_difference(const Tensor& a, const Tensor& b) {
+  float scale = 1e-6f;
+  for (int64_t i = 0; i < b.numel(); ++i) scale = std::max(scale, std::fabs(b[i]));
+  return max_abs_difference(a, b) / scale;
+}
+
 Tensor random_tensor(const Shape& shape, uint64_t seed, float min_magnitude) {
   Rng rng(seed);
   Tensor t = Tensor::uninitialized(shape);

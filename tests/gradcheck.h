@@ -58,4 +58,8 @@ GradCheckResult check_gradients(Layer& layer, const Tensor& x, const GradCheckOp
 // absolute value from 0 (keeps ReLU inputs off the kink).
 Tensor random_tensor(const Shape& shape, uint64_t seed, float min_magnitude = 0.0f);
 
+// Largest |a - b| relative to the largest |b| (at least 1e-6): ~1e-7 for
+// float rounding, whatever the tensors' scale.
+float relative_difference(const Tensor& a, const Tensor& b);
+
 }  // namespace branchy::testing

@@ -17,15 +17,9 @@
 using namespace branchy;
 using branchy::testing::check_gradients;
 using branchy::testing::random_tensor;
+using branchy::testing::relative_difference;
 
 namespace {
-
-// Largest |a - b| relative to the largest |b|.
-float relative_difference(const Tensor& a, const Tensor& b) {
-  float scale = 1e-6f;
-  for (int64_t i = 0; i < b.numel(); ++i) scale = std::max(scale, std::fabs(b[i]));
-  return max_abs_difference(a, b) / scale;
-}
 
 struct ConvCase {
   int batch, in, out, size, kernel, stride, padding, groups;

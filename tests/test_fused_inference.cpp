@@ -18,14 +18,9 @@
 
 using namespace branchy;
 using branchy::testing::random_tensor;
+using branchy::testing::relative_difference;
 
 namespace {
-
-float relative_difference(const Tensor& a, const Tensor& b) {
-  float scale = 1e-6f;
-  for (int64_t i = 0; i < b.numel(); ++i) scale = std::max(scale, std::fabs(b[i]));
-  return max_abs_difference(a, b) / scale;
-}
 
 // Running statistics and affine far from the identity, so a missed fold shows.
 void randomize_statistics(BatchNorm2d& bn, int channels, uint64_t seed) {

@@ -46,12 +46,14 @@
 #include "engine/im2col.h"
 #include "layers/conv2d.h"
 #include "layers/linear.h"
+#include "tests/bench/machine.h"
 
 extern "C" char* openblas_get_config(void);
 extern "C" char* openblas_get_corename(void);
 extern "C" void openblas_set_num_threads(int num_threads);
 
 using namespace branchy;
+using namespace branchy::bench;
 
 namespace {
 
@@ -112,12 +114,6 @@ const int batch_sizes[] = {64, 1};
 const int thread_counts[] = {1, 2};
 
 // ---------------------------------------------------------------- timing
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 struct Timing {
   double median = 0, best = 0;  // seconds per call
@@ -312,33 +308,12 @@ struct Peak {
   double openblas_threads_gflops = 0;  // 2 threads inside OpenBLAS, for comparison only
 };
 
-std::string first_line_with(const std::string& path, const std::string& key) {
-  std::ifstream file(path);
-  std::string line;
-  while (std::getline(file, line))
-    if (line.rfind(key, 0) == 0) return line;
-  return "";
-}
-
-std::string cpu_model() {
-  const std::string line = first_line_with("/proc/cpuinfo", "model name");
-  const size_t colon = line.find(':');
-  return colon == std::string::npos ? "unknown" : line.substr(colon + 2);
-}
-
 std::string simd_flags() {
   std::istringstream flags(first_line_with("/proc/cpuinfo", "flags"));
   std::string flag, found;
   while (flags >> flag)
     if (flag == "avx2" || flag == "fma" || flag == "avx512f" || flag == "avx512_vnni") found += " " + flag;
   return found.empty() ? " (none of avx2/fma/avx512f)" : found;
-}
-
-std::string load_average() {
-  std::ifstream file("/proc/loadavg");
-  std::string one, five, fifteen;
-  file >> one >> five >> fifteen;
-  return one + " " + five + " " + fifteen;
 }
 
 // A 1024^3 sgemm: the most this machine's OpenBLAS gives at each thread count.

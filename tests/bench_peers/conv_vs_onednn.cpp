@@ -68,8 +68,10 @@
 #include "engine/tensor.h"
 #include "engine/threads.h"
 #include "layers/conv2d.h"
+#include "tests/bench/machine.h"
 
 using namespace branchy;
+using namespace branchy::bench;
 
 namespace {
 
@@ -143,10 +145,6 @@ std::string shape_text(const ConvShape& s) {
 }
 
 // ---------------------------------------------------------------- timing
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // Median seconds per call of each of `calls`, sampled in turn (one sample of
 // calls[0], one of calls[1], ...) so that every call sees the same machine.
@@ -423,27 +421,6 @@ Measurement measure(const ConvShape& s, int threads, double budget) {
 }
 
 // ---------------------------------------------------------------- reporting
-
-std::string first_line_with(const std::string& path, const std::string& key) {
-  std::ifstream file(path);
-  std::string line;
-  while (std::getline(file, line))
-    if (line.rfind(key, 0) == 0) return line;
-  return "";
-}
-
-std::string cpu_model() {
-  const std::string line = first_line_with("/proc/cpuinfo", "model name");
-  const size_t colon = line.find(':');
-  return colon == std::string::npos ? "unknown" : line.substr(colon + 2);
-}
-
-std::string load_average() {
-  std::ifstream file("/proc/loadavg");
-  std::string one, five, fifteen;
-  file >> one >> five >> fifteen;
-  return one + " " + five + " " + fifteen;
-}
 
 void print_header(double budget) {
   const dnnl::version_t* v = dnnl::version();
