@@ -2,6 +2,7 @@
 
 #include "engine/error.h"
 #include "engine/kernels.h"
+#include "engine/threads.h"
 
 namespace branchy {
 
@@ -12,7 +13,11 @@ Shape ReLU::out_shape(const Shape& in) const {
 
 Tensor ReLU::forward(const Tensor& x, Mode mode) {
   Tensor y = Tensor::uninitialized(out_shape(x.shape()));
-  relu_forward(x.data(), y.data(), x.numel());
+  // Split over the threads in contiguous runs: a serial pass over a batch's
+  // activations left the other thread idle (b-resnet training: ~4% of a step).
+  parallel_chunks(x.numel(), x.numel(), [&](int64_t begin, int64_t end) {
+    relu_forward(x.data() + begin, y.data() + begin, end - begin);
+  });
   y_ = mode == Mode::train ? y : Tensor();
   return y;
 }
@@ -22,7 +27,9 @@ Tensor ReLU::backward(const Tensor& dy) {
   BRANCHY_CHECK(dy.shape() == y_.shape(), describe(), ": backward got dy ", dy.shape().str(),
                 ", expected the forward output's shape ", y_.shape().str());
   Tensor dx = Tensor::uninitialized(dy.shape());
-  relu_backward(y_.data(), dy.data(), dx.data(), dy.numel());
+  parallel_chunks(dy.numel(), dy.numel(), [&](int64_t begin, int64_t end) {
+    relu_backward(y_.data() + begin, dy.data() + begin, dx.data() + begin, end - begin);
+  });
   return dx;
 }
 

@@ -41,11 +41,16 @@ ResidualShortcut::Path choose_path(int in_channels, int out_channels, int stride
                                                       : ResidualShortcut::Path::zero_pad;
 }
 
+// out = a + b over the threads, in contiguous runs (out may be a).
+void add_in_parallel(const float* a, const float* b, float* out, int64_t n) {
+  parallel_chunks(n, n, [&](int64_t begin, int64_t end) { add(a + begin, b + begin, out + begin, end - begin); });
+}
+
 // a + b into a new tensor (the sub-layers may keep a or b for their backward).
 Tensor sum_of(const Tensor& a, const Tensor& b) {
   assert(a.shape() == b.shape());
   Tensor out = Tensor::uninitialized(a.shape());
-  add(a.data(), b.data(), out.data(), a.numel());
+  add_in_parallel(a.data(), b.data(), out.data(), a.numel());
   return out;
 }
 
@@ -209,7 +214,7 @@ Tensor ResidualBasicBlock::backward(const Tensor& dy) {
   const Tensor d_h = conv2.backward(bn2.backward(d_sum));
   Tensor dx = conv1.backward(bn1.backward(relu1.backward(d_h)));  // (N, C_in, H, W), ours to write
   const Tensor dx_skip = shortcut.backward(d_sum);                 // (N, C_in, H, W)
-  add(dx.data(), dx_skip.data(), dx.data(), dx.numel());
+  add_in_parallel(dx.data(), dx_skip.data(), dx.data(), dx.numel());
   return dx;
 }
 
@@ -288,7 +293,7 @@ Tensor ResidualBottleneck::backward(const Tensor& dy) {
   const Tensor d_h1 = conv2.backward(bn2.backward(relu2.backward(d_h2)));  // (N, b, H, W)
   Tensor dx = conv1.backward(bn1.backward(relu1.backward(d_h1)));        // (N, C_in, H, W), ours to write
   const Tensor dx_skip = shortcut.backward(d_sum);                       // (N, C_in, H, W)
-  add(dx.data(), dx_skip.data(), dx.data(), dx.numel());
+  add_in_parallel(dx.data(), dx_skip.data(), dx.data(), dx.numel());
   return dx;
 }
 

@@ -2,6 +2,7 @@
 
 #include "engine/error.h"
 #include "engine/kernels.h"
+#include "engine/threads.h"
 
 namespace branchy {
 
@@ -65,7 +66,9 @@ void BranchyNet::backward_exits(const std::vector<Tensor>& d_logits) {
     if (d_logits[i].defined()) {
       Tensor d_from_branch = branches_[i]->backward(d_logits[i]);
       if (d_h.defined())
-        add(d_h.data(), d_from_branch.data(), d_h.data(), d_h.numel());
+        parallel_chunks(d_h.numel(), d_h.numel(), [&](int64_t begin, int64_t end) {
+          add(d_h.data() + begin, d_from_branch.data() + begin, d_h.data() + begin, end - begin);
+        });
       else
         d_h = d_from_branch;
     }
