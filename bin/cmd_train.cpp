@@ -1,5 +1,6 @@
 // branchy train — trains a network and reports it on the test split.
 // Under mpirun every rank runs this; rank 0 alone prints (docs/DISTRIBUTED.md).
+#include <algorithm>
 #include <cstdio>
 
 #include "bin/commands.h"
@@ -11,6 +12,7 @@
 #include "pipeline/exit_outputs.h"
 #include "nets/registry.h"
 #include "pipeline/trainer.h"
+#include "pipeline/warm_start.h"
 
 namespace branchy {
 
@@ -24,6 +26,33 @@ void print_data_parallel_line(const TrainOptions& options, Communicator& group) 
               options.sync_batch_norm ? "synchronised" : "per rank");
   for (int r = 0; r < ranks; ++r) std::printf(" %llu", static_cast<unsigned long long>(rank_seed(options.seed, r)));
   std::printf("\n");
+}
+
+// --init: the weights of a trained model (its trunk, at least), and the
+// input statistics it was trained with so its trunk sees the same inputs.
+// On a frozen trunk the branches it trains start fresh, and every stage
+// must be copied.
+void start_from_model(BranchyNet& net, const TrainOptions& options, Normalizer& normalizer, bool root) {
+  const LoadedModel from = load_model(options.init_from);
+  const int exits = net.num_exits();
+  const auto trained_branch = [&](const std::string& name) {
+    if (!options.frozen_trunk || name.rfind("branch", 0) != 0) return false;
+    const int branch = std::stoi(name.substr(6));  // "branch<i>.<layer>..."
+    return options.exit_weights.empty() || (branch < exits - 1 && options.exit_weights[branch] != 0.0f);
+  };
+  const WarmStart start = warm_start(net, from, options.init_from, trained_branch);
+  if (from.info.normalizer) normalizer = *from.info.normalizer;
+  if (options.frozen_trunk)
+    for (const std::string& name : start.fresh)
+      if (name.rfind("stage", 0) == 0)
+        fail(options.init_from, ": ", name, " is missing or of another shape, but --frozen-trunk needs the whole "
+             "trunk trained (use the same network settings but the branches')");
+  if (!root) return;
+  std::printf("started from %s: %zu parameters copied, %zu fresh", options.init_from.c_str(), start.copied.size(),
+              start.fresh.size());
+  for (size_t i = 0; i < std::min<size_t>(start.fresh.size(), 4); ++i)
+    std::printf("%s%s", i ? ", " : " (", start.fresh[i].c_str());
+  std::printf("%s\n", start.fresh.empty() ? "" : start.fresh.size() > 4 ? ", ...)" : ")");
 }
 
 }  // namespace
@@ -47,7 +76,11 @@ int command_train(const TrainArgs& args) {
   if (options.resume) {  // continue with the statistics the run started with
     const LoadedModel last = load_model(options.out_dir + "/last.safetensors");
     if (last.info.normalizer) normalizer = *last.info.normalizer;
+  } else if (!options.init_from.empty()) {
+    start_from_model(*net, options, normalizer, root);
   }
+  if (options.frozen_trunk && options.init_from.empty())
+    throw UsageError("--frozen-trunk trains branches on a trained trunk: name the model with --init MODEL");
 
   if (root) {
     std::printf("training %s (%lld parameters, %lld MACs per sample at the last exit) on %s: %lld train, %lld "

@@ -76,6 +76,28 @@ void BranchyNet::backward_exits(const std::vector<Tensor>& d_logits) {
   }
 }
 
+std::vector<Tensor> BranchyNet::forward_branches_on_frozen_trunk(const Tensor& x, const std::vector<bool>& trained) {
+  BRANCHY_CHECK(static_cast<int>(trained.size()) == num_exits() - 1, name_, ": ", trained.size(),
+                " branch flags for ", num_exits() - 1, " branches");
+  int last_trained = -1;
+  for (int i = 0; i < num_exits() - 1; ++i)
+    if (trained[i]) last_trained = i;
+  std::vector<Tensor> logits(num_exits());
+  Tensor h = x;  // h_i, (N, C_i, H_i, W_i)
+  for (int i = 0; i <= last_trained; ++i) {
+    h = stages_[i]->forward(h, Mode::eval);
+    if (trained[i]) logits[i] = branches_[i]->forward(h, Mode::train);
+  }
+  return logits;
+}
+
+void BranchyNet::backward_branches(const std::vector<Tensor>& d_logits) {
+  BRANCHY_CHECK(static_cast<int>(d_logits.size()) == num_exits(), name_, ": backward got ", d_logits.size(),
+                " exit gradients for ", num_exits(), " exits");
+  for (int i = 0; i < num_exits() - 1; ++i)
+    if (d_logits[i].defined()) branches_[i]->backward(d_logits[i]);
+}
+
 Tensor BranchyNet::forward_final(const Tensor& x, Mode mode) {
   Tensor h = x;
   for (auto& stage : stages_) h = stage->forward(h, mode);

@@ -56,6 +56,15 @@ class BranchyNet {
   void backward_exits(const std::vector<Tensor>& d_logits);
   // The trunk alone: logits of the last exit.
   Tensor forward_final(const Tensor& x, Mode mode);
+  // Branches trained on a frozen trunk (a branch of a new width tried on a
+  // trained trunk): the stages run in Mode::eval, so their batch-norm
+  // statistics stay put and nothing is kept for their backward, and only as
+  // far as the last branch i with trained[i]; those branches run in
+  // Mode::train. Logits of the other exits are undefined.
+  std::vector<Tensor> forward_branches_on_frozen_trunk(const Tensor& x, const std::vector<bool>& trained);
+  // Back-propagates the branches alone, stopping at their inputs (no stage
+  // is touched); d_logits as for backward_exits, the last one ignored.
+  void backward_branches(const std::vector<Tensor>& d_logits);
 
   std::vector<ParamRef> named_params();
   void zero_grad();

@@ -45,6 +45,8 @@ Json TrainOptions::to_json() const {
   j["crop_padding"] = augmentation.crop_padding;
   j["horizontal_flip"] = augmentation.horizontal_flip;
   j["seed"] = static_cast<int64_t>(seed);
+  if (frozen_trunk) j["frozen_trunk"] = true;
+  if (!init_from.empty()) j["init_from"] = init_from;
   if (sync_batch_norm) j["sync_batch_norm"] = true;
   if (group && group->size() > 1) {  // what each rank drew its augmentation and dropout from
     j["ranks"] = group->size();
@@ -57,12 +59,40 @@ Json TrainOptions::to_json() const {
 
 namespace {
 
-// The trunk phase optimises the stages only: branches must not decay or
-// collect Adam steps before they are trained.
-std::vector<ParamRef> phase_params(BranchyNet& net, bool trunk_phase) {
+// What a training epoch runs and changes: the trunk alone (BranchyNet's
+// first phase), every exit together, or the branches alone on a frozen trunk.
+enum class Phase { trunk, joint, branches };
+
+const char* phase_name(Phase phase) {
+  return phase == Phase::trunk ? "trunk" : phase == Phase::joint ? "joint" : "branches";
+}
+
+Phase phase_of_epoch(const TrainOptions& options, int epoch) {
+  if (options.frozen_trunk) return Phase::branches;
+  return epoch <= options.trunk_epochs ? Phase::trunk : Phase::joint;
+}
+
+// Which branches the branches phase trains: those of non-zero exit weight.
+std::vector<bool> trained_branches(const TrainOptions& options, int exits) {
+  std::vector<bool> trained(exits - 1, true);
+  for (int i = 0; i < exits - 1 && !options.exit_weights.empty(); ++i) trained[i] = options.exit_weights[i] != 0.0f;
+  return trained;
+}
+
+// The parameters a phase optimises. The trunk phase: the stages only
+// (branches must not decay or collect Adam steps before they are trained);
+// the branches phase: the trained branches only.
+std::vector<ParamRef> phase_params(BranchyNet& net, Phase phase, const TrainOptions& options) {
+  const std::vector<bool> trained = trained_branches(options, net.num_exits());
   std::vector<ParamRef> params;
-  for (ParamRef& p : net.named_params())
-    if (!trunk_phase || p.name.rfind("stage", 0) == 0) params.push_back(p);
+  for (ParamRef& p : net.named_params()) {
+    const bool in_stage = p.name.rfind("stage", 0) == 0;
+    if (phase == Phase::joint || (phase == Phase::trunk && in_stage)) params.push_back(p);
+    if (phase == Phase::branches && !in_stage) {
+      const int branch = std::stoi(p.name.substr(6));  // "branch<i>.<layer>..."
+      if (trained[branch]) params.push_back(p);
+    }
+  }
   return params;
 }
 
@@ -156,6 +186,10 @@ void check_resumable(const Json& stored, const TrainOptions& options, const std:
                   stored.contains(key) ? dump_json(stored.at(key)) : "(missing)", ", this run asks for ",
                   dump_json(now.at(key)), "; resume with the same settings");
   }
+  const bool stored_frozen = stored.contains("frozen_trunk") && stored.at("frozen_trunk") == true;
+  BRANCHY_CHECK(stored_frozen == options.frozen_trunk, path, ": was trained ",
+                stored_frozen ? "with" : "without", " a frozen trunk, this run asks ",
+                options.frozen_trunk ? "for one" : "for none", "; resume with the same settings");
 }
 
 // "0.9123 0.9456", "-" for an exit not measured (NaN).
@@ -180,6 +214,14 @@ void check_train_options(const BranchyNet& net, const DatasetSplits& data, const
                 options.trunk_epochs, " trunk epochs and ", options.epochs, " joint epochs");
   BRANCHY_CHECK(options.exit_weights.empty() || static_cast<int>(options.exit_weights.size()) == exits,
                 net.name(), " has ", exits, " exits but ", options.exit_weights.size(), " exit weights were given");
+  if (options.frozen_trunk) {
+    BRANCHY_CHECK(options.trunk_epochs == 0, "a frozen trunk trains the branches alone: no trunk epochs (got ",
+                  options.trunk_epochs, ")");
+    BRANCHY_CHECK(exits > 1, net.name(), " has no branch to train on a frozen trunk");
+    bool any = false;
+    for (int i = 0; i < exits - 1; ++i) any = any || options.exit_weights.empty() || options.exit_weights[i] != 0.0f;
+    BRANCHY_CHECK(any, "a frozen trunk trains the branches, but every branch's exit weight is 0");
+  }
   BRANCHY_CHECK(data.train.size() > 0, "the training split is empty");
   BRANCHY_CHECK(data.validation.size() > 0, "the validation split is empty: training needs it to pick the best model");
   const int ranks = options.group ? options.group->size() : 1;
@@ -193,14 +235,17 @@ void check_train_options(const BranchyNet& net, const DatasetSplits& data, const
                 " (", data.train.size(), " samples, batch ", options.batch_size, "); change --batch or --limit");
 }
 
-// Loss weight of each exit: the trunk phase trains the last exit alone.
-std::vector<float> exit_loss_weights(const TrainOptions& options, int exits, bool trunk_phase) {
-  if (trunk_phase) {
+// Loss weight of each exit: the trunk phase trains the last exit alone, the
+// branches phase everything but the last exit.
+std::vector<float> exit_loss_weights(const TrainOptions& options, int exits, Phase phase) {
+  if (phase == Phase::trunk) {
     std::vector<float> weights(exits, 0.0f);
     weights.back() = 1.0f;
     return weights;
   }
-  return options.exit_weights.empty() ? std::vector<float>(exits, 1.0f) : options.exit_weights;
+  std::vector<float> weights = options.exit_weights.empty() ? std::vector<float>(exits, 1.0f) : options.exit_weights;
+  if (phase == Phase::branches) weights.back() = 0.0f;
+  return weights;
 }
 
 // The optimizer, the phase whose parameters it steps and, on several ranks,
@@ -208,11 +253,11 @@ std::vector<float> exit_loss_weights(const TrainOptions& options, int exits, boo
 struct PhaseOptimizer {
   std::unique_ptr<Optimizer> optimizer;
   std::unique_ptr<GradientBuckets> buckets;  // null on one process
-  bool trunk_phase = false;
+  Phase phase = Phase::joint;
 
-  void start(BranchyNet& net, bool trunk, const TrainOptions& options) {
-    optimizer = make_optimizer(phase_params(net, trunk), options);
-    trunk_phase = trunk;
+  void start(BranchyNet& net, Phase new_phase, const TrainOptions& options) {
+    optimizer = make_optimizer(phase_params(net, new_phase, options), options);
+    phase = new_phase;
     buckets.reset();  // first: its destructor removes the backward hooks the new one installs
     if (options.group && options.group->size() > 1)
       buckets = std::make_unique<GradientBuckets>(net, optimizer->params(), *options.group);
@@ -235,8 +280,8 @@ int resume_from_last_checkpoint(BranchyNet& net, const TrainOptions& options, co
   check_resumable(last.info.training, options, result.last_path);
   const int first_epoch = static_cast<int>(json_int(last.info.training, "epoch")) + 1;
   // The optimizer state in the file belongs to the phase of its last epoch.
-  const bool saved_in_trunk_phase = first_epoch - 1 <= options.trunk_epochs;
-  if (saved_in_trunk_phase != optimizer.trunk_phase) optimizer.start(net, saved_in_trunk_phase, options);
+  const Phase saved_in = phase_of_epoch(options, first_epoch - 1);
+  if (saved_in != optimizer.phase) optimizer.start(net, saved_in, options);
   restore_optimizer(last.checkpoint, *optimizer.optimizer, result.last_path);
   const bool root = !options.group || options.group->is_root();
   if (root) trim_log(csv_path, first_epoch - 1, csv_columns(net.num_exits()).size());
@@ -250,17 +295,22 @@ int resume_from_last_checkpoint(BranchyNet& net, const TrainOptions& options, co
 
 // Forward in train mode and the weighted loss of one batch. Sets d_logits
 // (undefined for exits of weight 0) and adds each exit's right answers to
-// `correct`. trunk_only runs the trunk alone (BranchyNet::forward_final):
+// `correct`. The trunk phase runs the trunk alone (BranchyNet::forward_final):
 // the branches are not run, so their batch-norm statistics stay as they were
-// and they count no answers. share: this rank's rows / the whole batch's
+// and they count no answers; the branches phase runs the trained branches on
+// the frozen trunk (BranchyNet::forward_branches_on_frozen_trunk). share: this rank's rows / the whole batch's
 // (1 on one process); the loss is the mean over this rank's rows, its
 // gradient is scaled to the rank's part of the whole batch's mean.
-double forward_and_loss(BranchyNet& net, const Batch& batch, const std::vector<float>& weights, bool trunk_only,
+double forward_and_loss(BranchyNet& net, const Batch& batch, const std::vector<float>& weights, Phase phase,
                         float share, std::vector<Tensor>& d_logits, std::vector<int64_t>& correct) {
   std::vector<Tensor> logits(net.num_exits());  // (B, classes) per exit
-  if (trunk_only)
+  if (phase == Phase::trunk) {
     logits.back() = net.forward_final(batch.images, Mode::train);
-  else
+  } else if (phase == Phase::branches) {
+    std::vector<bool> trained(net.num_exits() - 1);
+    for (size_t i = 0; i < trained.size(); ++i) trained[i] = weights[i] != 0.0f;
+    logits = net.forward_branches_on_frozen_trunk(batch.images, trained);
+  } else
     logits = net.forward_exits(batch.images, Mode::train);
   double loss = 0;
   for (size_t e = 0; e < logits.size(); ++e) {
@@ -289,10 +339,10 @@ double forward_and_loss(BranchyNet& net, const Batch& batch, const std::vector<f
 
 // Why the loss of `batch` is not finite: the first layer whose output holds a
 // NaN or an infinity, and the first weight that does. Runs once, on failure.
-std::string non_finite_loss_cause(BranchyNet& net, const Batch& batch, bool trunk_phase, double loss) {
+std::string non_finite_loss_cause(BranchyNet& net, const Batch& batch, Phase phase, double loss) {
   std::ostringstream cause;
   cause << "the loss is " << number_for_message(loss);
-  const std::string output = first_non_finite_output(net, batch.images, Mode::train, trunk_phase);
+  const std::string output = first_non_finite_output(net, batch.images, Mode::train, phase == Phase::trunk);
   if (output.empty())
     cause << "; every layer's output is finite, so the loss itself overflowed";
   else
@@ -330,9 +380,12 @@ double forward_backward_one_batch(BranchyNet& net, const Batch& batch, PhaseOpti
   optimizer.optimizer->zero_grad();
   if (optimizer.buckets) optimizer.buckets->start_step();
   if (batch.size() > 0) {
-    batch_loss = forward_and_loss(net, batch, weights, optimizer.trunk_phase, share, d_logits, totals.correct);
+    batch_loss = forward_and_loss(net, batch, weights, optimizer.phase, share, d_logits, totals.correct);
     if (!std::isfinite(batch_loss)) return batch_loss;
-    net.backward_exits(d_logits);
+    if (optimizer.phase == Phase::branches)
+      net.backward_branches(d_logits);
+    else
+      net.backward_exits(d_logits);
   }
   if (optimizer.buckets) optimizer.buckets->finish();
   totals.loss_sum += batch_loss * batch.size();
@@ -348,11 +401,11 @@ double forward_backward_one_batch(BranchyNet& net, const Batch& batch, PhaseOpti
 void train_one_epoch(BranchyNet& net, Batcher& batcher, PhaseOptimizer& optimizer, int total_epochs,
                      int64_t train_size, const TrainOptions& options, Communicator& group, EpochRecord& record) {
   const int exits = net.num_exits();
-  const bool trunk_phase = optimizer.trunk_phase;
-  const std::vector<float> weights = exit_loss_weights(options, exits, trunk_phase);
+  const Phase phase = optimizer.phase;
+  const std::vector<float> weights = exit_loss_weights(options, exits, phase);
   // In the order backward fills their gradients, so that the first
   // non-finite one found is where backward went wrong.
-  std::vector<ParamRef> params_in_backward_order = phase_params(net, trunk_phase);
+  std::vector<ParamRef> params_in_backward_order = phase_params(net, phase, options);
   std::reverse(params_in_backward_order.begin(), params_in_backward_order.end());
   const double communication_before = optimizer.buckets ? optimizer.buckets->communication_seconds() : 0.0;
   Timer timer;
@@ -370,7 +423,7 @@ void train_one_epoch(BranchyNet& net, Batcher& batcher, PhaseOptimizer& optimize
     ++batch_index;
     const double batch_loss = forward_backward_one_batch(net, batch, optimizer, weights, d_logits, totals);
     if (!std::isfinite(batch_loss))
-      fail_diverged(record.epoch, batch_index, non_finite_loss_cause(net, batch, trunk_phase, batch_loss),
+      fail_diverged(record.epoch, batch_index, non_finite_loss_cause(net, batch, phase, batch_loss),
                     options.out_dir);
     // Checked before the step, so that a spoiled gradient never reaches the weights.
     const std::string spoiled_gradient = first_non_finite_gradient(params_in_backward_order);
@@ -390,10 +443,11 @@ void train_one_epoch(BranchyNet& net, Batcher& batcher, PhaseOptimizer& optimize
   if (optimizer.buckets) record.allreduce_seconds = optimizer.buckets->communication_seconds() - communication_before;
   totals.sum_over(group);
   record.train_loss = totals.loss_sum / totals.rows;
-  const int first_run_exit = trunk_phase ? exits - 1 : 0;
-  for (int e = 0; e < exits; ++e)
-    record.train_accuracy.push_back(e < first_run_exit ? std::numeric_limits<double>::quiet_NaN()
-                                                       : static_cast<double>(totals.correct[e]) / totals.rows);
+  for (int e = 0; e < exits; ++e) {
+    const bool run = phase == Phase::joint || (phase == Phase::trunk ? e == exits - 1 : weights[e] != 0.0f);
+    record.train_accuracy.push_back(run ? static_cast<double>(totals.correct[e]) / totals.rows
+                                        : std::numeric_limits<double>::quiet_NaN());
+  }
   record.images_per_second = totals.rows / record.train_seconds;
   if (progress) progress->finish();
 }
@@ -415,7 +469,17 @@ std::string training_plot_path(const TrainOptions& options) { return options.out
 // keep the best epoch all the same).
 bool save_epoch(BranchyNet& net, const TrainOptions& options, const EpochRecord& record, Optimizer& optimizer,
                 ModelInfo& info, CsvWriter* log, const std::string& csv_path, TrainResult& result) {
-  const double score = record.validation_accuracy.back();
+  // The last exit's validation accuracy; on a frozen trunk, which never
+  // changes it, the mean over the trained branches.
+  double score = record.validation_accuracy.back();
+  if (options.frozen_trunk) {
+    const std::vector<bool> trained = trained_branches(options, net.num_exits());
+    double sum = 0;
+    int count = 0;
+    for (size_t i = 0; i < trained.size(); ++i)
+      if (trained[i]) sum += record.validation_accuracy[i], ++count;
+    score = sum / count;
+  }
   const bool best = result.best_epoch == 0 || score > result.best_validation_accuracy;
   if (best) {
     result.best_epoch = record.epoch;
@@ -497,7 +561,9 @@ TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Norm
     remove_abandoned_temporary_files(path);
 
   PhaseOptimizer optimizer;
-  optimizer.start(net, options.trunk_epochs > 0, options);
+  optimizer.start(net, phase_of_epoch(options, 1), options);
+  if (options.frozen_trunk)  // nothing reads the branches' input gradients: the trunk does not learn
+    for (int i = 0; i < net.num_exits() - 1; ++i) net.branch(i).set_needs_input_grad(false);
   std::unique_ptr<LrSchedule> schedule = make_lr_schedule(options.lr_schedule, options.learning_rate, total_epochs);
   ModelInfo info;
   info.normalizer = normalizer;
@@ -512,13 +578,13 @@ TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Norm
   Batcher batcher(data.train, options.batch_size, true, options.seed, &normalizer, options.augmentation,
                   Shard{group.rank(), group.size()});
   for (int epoch = first_epoch; epoch <= total_epochs; ++epoch) {
-    const bool trunk_phase = epoch <= options.trunk_epochs;
+    const Phase phase = phase_of_epoch(options, epoch);
     // The joint phase starts from the trained trunk, with a fresh optimizer over every parameter.
-    if (optimizer.trunk_phase != trunk_phase) optimizer.start(net, trunk_phase, options);
+    if (optimizer.phase != phase) optimizer.start(net, phase, options);
     reseed_dropout(net, rank_seed(options.seed, group.rank()), epoch);
     EpochRecord record;
     record.epoch = epoch;
-    record.phase = trunk_phase ? "trunk" : "joint";
+    record.phase = phase_name(phase);
     record.learning_rate = schedule->learning_rate(epoch - 1);
     optimizer.optimizer->set_learning_rate(record.learning_rate);
 

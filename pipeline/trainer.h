@@ -17,6 +17,14 @@
 // alone (BranchyNet::forward_final): branches are neither run nor changed,
 // their batch-norm running statistics included.
 //
+// With frozen_trunk the branches alone train (those of non-zero exit weight)
+// on a trunk that never changes: the stages run in inference mode, so their
+// batch-norm statistics stay put, and nothing is back-propagated into them;
+// the best epoch is the one of the best mean validation accuracy over the
+// trained branches. Started from a trained model (branchy train --init),
+// this tries a branch of another width on the same trunk (issue 10's
+// headroom map), without the trunk's hour of training.
+//
 // A NaN or an infinity stops training with an Error naming the epoch and
 // batch and where it came from: for the loss, the first layer whose output
 // holds one (and the first parameter, if a weight does); for a gradient, the
@@ -64,6 +72,8 @@ struct TrainOptions {
   std::string out_dir;   // run folder; created if missing
   bool resume = false;   // continue from <out_dir>/last.safetensors
   bool quiet = false;    // no progress bars (tests)
+  bool frozen_trunk = false;      // train the branches alone (see above)
+  std::string init_from;          // the model the weights started from, when not fresh (recorded only)
   bool sync_batch_norm = false;   // batch-norm statistics over every rank's rows of the batch
   Communicator* group = nullptr;  // the ranks sharing each batch; nullptr: this process alone
   Json dataset_info = Json::object();  // spec and class names, stored in checkpoints

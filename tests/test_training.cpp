@@ -1,6 +1,7 @@
 // The training loop end to end: a tiny branchy net learns a small synthetic
 // task well above chance, a resumed run equals an uninterrupted one, and the
-// trunk phase leaves the branches alone. Runs that meet a NaN, a full disk or
+// trunk phase leaves the branches alone, as a frozen trunk is left alone by
+// the branches phase. Runs that meet a NaN, a full disk or
 // an unwritable folder: test_training_faults.cpp; runs killed and resumed:
 // test_kill_resume.cpp.
 #include <catch2/catch.hpp>
@@ -21,6 +22,7 @@
 #include "pipeline/model_file.h"
 #include "nets/registry.h"
 #include "pipeline/trainer.h"
+#include "pipeline/warm_start.h"
 #include "tests/quadrant_task.h"
 #include "tests/temp_folder.h"
 
@@ -34,6 +36,13 @@ std::string read_file(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+const Tensor& param_value(BranchyNet& net, const std::string& name) {
+  for (const ParamRef& p : net.named_params())
+    if (p.name == name) return p.param->value;
+  FAIL("no parameter " << name);
+  throw;
 }
 
 }  // namespace
@@ -158,4 +167,75 @@ TEST_CASE("the trunk phase runs the trunk alone: branch weights and batch-norm s
   }
   REQUIRE(branch_statistics_seen);
   REQUIRE(stage_changed);
+}
+
+TEST_CASE("a frozen trunk trains the chosen branch alone: stages, their statistics and the other branch stay put",
+          "[training]") {
+  const DatasetSplits data = quadrant_splits();
+  const Normalizer normalizer = Normalizer::from_dataset(data.train);
+  const Json config = parse_config_overrides("depth=8,base_channels=4,branch0_width=4,branch1_width=4");
+  auto trained = build_network("b-resnet", config, Shape{1, 1, 12, 12}, 4, 11);
+  const TemporaryFolder folder("frozen-trunk");
+  train_network(*trained, data, normalizer, quick_options(folder.file("trunk"), 1));
+  const std::string trunk_path = folder.file("trunk/model.safetensors");
+
+  // A first branch of another width on the trained trunk: the stages and
+  // branch 1 are copied, branch 0 (another shape) starts fresh.
+  auto net = build_network("b-resnet", parse_config_overrides("depth=8,base_channels=4,branch0_width=6,branch1_width=4"),
+                           Shape{1, 1, 12, 12}, 4, 12);
+  const LoadedModel trunk = load_model(trunk_path);
+  const WarmStart start = warm_start(*net, trunk, trunk_path, [](const std::string&) { return false; });
+  for (const std::string& name : start.fresh) REQUIRE(name.rfind("branch0.", 0) == 0);
+  REQUIRE(!start.fresh.empty());
+  for (const std::string& name : start.copied) {
+    INFO(name);
+    REQUIRE(max_abs_difference(param_value(*net, name), *trunk.checkpoint.find(name)) == 0.0f);
+  }
+
+  std::vector<std::pair<std::string, Tensor>> before;
+  for (const ParamRef& p : net->named_params()) before.push_back({p.name, p.param->value.clone()});
+  TrainOptions o = quick_options(folder.file("branch"), 2);
+  o.frozen_trunk = true;
+  o.exit_weights = {1.0f, 0.0f, 0.0f};
+  const TrainResult result = train_network(*net, data, normalizer, o);
+  REQUIRE(result.epochs.size() == 2);
+  REQUIRE(result.epochs[0].phase == "branches");
+  REQUIRE(std::isfinite(result.epochs[0].train_accuracy[0]));
+  REQUIRE(std::isnan(result.epochs[0].train_accuracy[1]));  // neither branch 1 nor the trunk's head ran
+  REQUIRE(std::isnan(result.epochs[0].train_accuracy[2]));
+  // The trunk's validation accuracy cannot move; the best epoch follows branch 0's.
+  REQUIRE(result.epochs[0].validation_accuracy[2] == result.epochs[1].validation_accuracy[2]);
+  REQUIRE(result.best_validation_accuracy == std::max(result.epochs[0].validation_accuracy[0],
+                                                      result.epochs[1].validation_accuracy[0]));
+
+  const auto after = net->named_params();
+  bool stage_statistics_seen = false, branch0_changed = false;
+  for (size_t i = 0; i < after.size(); ++i) {
+    INFO(after[i].name);
+    const float change = max_abs_difference(after[i].param->value, before[i].second);
+    if (after[i].name.rfind("branch0.", 0) == 0) {
+      branch0_changed |= change > 0.0f;
+    } else {
+      REQUIRE(change == 0.0f);
+      stage_statistics_seen |= after[i].name.find("running_var") != std::string::npos;
+    }
+  }
+  REQUIRE(stage_statistics_seen);
+  REQUIRE(branch0_changed);
+}
+
+TEST_CASE("a frozen trunk with nothing to train is a clear error", "[training]") {
+  const DatasetSplits data = quadrant_splits();
+  const Normalizer normalizer = Normalizer::from_dataset(data.train);
+  auto net = tiny_b_lenet();
+  const TemporaryFolder folder("frozen-nothing");
+  TrainOptions o = quick_options(folder.path(), 1);
+  o.frozen_trunk = true;
+  o.exit_weights = {0.0f, 1.0f};
+  REQUIRE_THROWS_WITH(train_network(*net, data, normalizer, o),
+                      "a frozen trunk trains the branches, but every branch's exit weight is 0");
+  o.exit_weights = {};
+  o.trunk_epochs = 1;
+  REQUIRE_THROWS_WITH(train_network(*net, data, normalizer, o),
+                      "a frozen trunk trains the branches alone: no trunk epochs (got 1)");
 }
