@@ -155,6 +155,14 @@ CLI::App* add_train(CLI::App& app, TrainArgs& a) {
   add_threads(c, a.threads);
   c->add_option("--out", o.out_dir, "run folder (default runs/NET)")->type_name("DIR");
   c->add_flag("--resume", o.resume, "continue from OUT/last.safetensors");
+  c->add_option("--init", o.init_from,
+                "start from a trained model: parameters of the same name and shape are copied, the rest start "
+                "fresh")
+      ->check(CLI::ExistingFile)
+      ->type_name("MODEL");
+  c->add_flag("--frozen-trunk", o.frozen_trunk,
+              "train the branches alone (those of non-zero --exit-weights) on the --init model's trunk, which\n"
+              "never changes; the trained branches start fresh (a branch of another width on a trained trunk)");
   c->add_flag("--quiet", o.quiet, "no progress bars");
   c->add_flag("--sync-bn", o.sync_batch_norm,
               "under mpirun: batch-norm statistics over the whole batch of every rank (default: each rank's rows)");
@@ -239,6 +247,9 @@ CLI::App* add_fit_predictor(CLI::App& app, FitPredictorArgs& a) {
   c->add_option("--features", a.features, "map summaries: avg, max, gridG, joined by + (default grid4+max,\n"
                                           "grid7 on the input)");
   add_count(c, "--hidden", a.hidden, 1, "hidden units of the predictor network");
+  c->add_flag("--cost-weighted", a.cost_weighted,
+              "weight each training sample by what a wrong decision on it costs in MACs\n"
+              "(exit and skip at each point; pipeline/predictor_fit.h)");
   add_real(c, "--max-drop", a.max_drop, [](double v) { return v >= 0; }, ">= 0",
            "accuracy (a fraction) the chosen knob may lose against BranchyNet");
   c->add_option("--labels", a.labels, "split that labels the training: train, or validation (half of it)")

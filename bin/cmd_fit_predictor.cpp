@@ -27,6 +27,7 @@ PredictorSettings settings_from(const FitPredictorArgs& args) {
     s.placement = parse_placement(args.placement);
     s.features = FeatureSpec::parse(args.features.value_or(s.placement == Placement::input ? "grid7" : "grid4+max"));
     s.hidden = args.hidden;
+    s.cost_weighted = args.cost_weighted;
     s.check();
   } catch (const Error& e) {
     throw UsageError(e.what());

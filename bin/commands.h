@@ -84,6 +84,7 @@ struct FitPredictorArgs {
   std::string placement = "each";        // input | first | each
   std::optional<std::string> features;   // unset: grid7 on the input, grid4+max at branch points
   int hidden = 32;
+  bool cost_weighted = false;
   double max_drop = 0.005;
   std::string labels = "train";          // train | validation
   int epochs = 20;

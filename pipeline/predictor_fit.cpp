@@ -65,10 +65,44 @@ struct PointLabels {
   std::vector<int64_t> samples;
   std::vector<int> classes;
   std::vector<float> targets;
+  std::vector<float> weights;  // per sample when cost-weighted, else empty
 };
 
-PointLabels labels_at(const PredictorSettings& s, int point, const ExitOutputs& o, const std::vector<int>& exits,
-                      const std::vector<float>& thresholds) {
+// MACs of sample n's route from point i onwards when branch i is skipped:
+// stages i+1.. and the branches tried on the way, up to the first later exit
+// whose branch is confident (or the last exit).
+double macs_past_point(const BranchyNet& net, const ExitOutputs& o, const std::vector<float>& thresholds, int point,
+                       int64_t n) {
+  const int K = net.num_exits() - 1;
+  double macs = 0;
+  for (int j = point + 1; j <= K; ++j) {
+    macs += static_cast<double>(net.stage_macs(j));
+    if (j == K) break;
+    macs += static_cast<double>(net.branch_macs(j));
+    if (exits_here(o.entropies[j][n], thresholds[j])) break;
+  }
+  return macs;
+}
+
+// What a wrong decision on sample n at `point` costs, in MACs (see the header).
+float mistake_cost(const BranchyNet& net, const ExitOutputs& o, const std::vector<float>& thresholds, int point,
+                   int64_t n, bool answers_here) {
+  const double branch = static_cast<double>(net.branch_macs(point));
+  if (answers_here) return static_cast<float>(std::max(macs_past_point(net, o, thresholds, point, n) - branch, 0.0));
+  const bool wrong = o.predictions[point][n] != o.labels[n];
+  return static_cast<float>(branch + (wrong ? static_cast<double>(net.full_macs()) : 0.0));
+}
+
+void scale_to_mean_one(std::vector<float>& weights) {
+  double sum = 0;
+  for (float w : weights) sum += w;
+  if (sum <= 0) return;
+  const double scale = static_cast<double>(weights.size()) / sum;
+  for (float& w : weights) w = static_cast<float>(w * scale);
+}
+
+PointLabels labels_at(const BranchyNet& net, const PredictorSettings& s, int point, const ExitOutputs& o,
+                      const std::vector<int>& exits, const std::vector<float>& thresholds) {
   PointLabels l;
   for (int64_t n = 0; n < o.size(); ++n) {
     if (s.kind == PredictorKind::exit && s.placement != Placement::each) {
@@ -82,7 +116,9 @@ PointLabels labels_at(const PredictorSettings& s, int point, const ExitOutputs& 
       l.targets.push_back(o.entropies[point][n]);
     }
     l.samples.push_back(n);
+    if (s.cost_weighted) l.weights.push_back(mistake_cost(net, o, thresholds, point, n, l.classes.back() == 1));
   }
+  scale_to_mean_one(l.weights);
   return l;
 }
 
@@ -116,7 +152,10 @@ void train_head(Predictor& predictor, int point, const Tensor& all_features, con
       const Tensor out = predictor.forward_standardised(point, gather_rows(x, rows), Mode::train);  // (b, outputs)
       Tensor d_out;
       float loss = 0;
-      if (predictor.is_classifier()) {
+      if (predictor.is_classifier() && !labels.weights.empty()) {
+        loss = weighted_softmax_cross_entropy(out, pick(labels.classes, order, begin, end),
+                                              pick(labels.weights, order, begin, end), &d_out);
+      } else if (predictor.is_classifier()) {
         loss = softmax_cross_entropy(out, pick(labels.classes, order, begin, end), &d_out);
       } else {
         const std::vector<float> target = pick(labels.targets, order, begin, end);
@@ -140,7 +179,7 @@ void train_predictor(Predictor& predictor, const BranchyNet& net, const Predicto
   const std::vector<int> exits = branchy_exits(net, train.outputs, thresholds);
   for (int point : predictor.points())
     train_head(predictor, point, train.features[point + 1],
-               labels_at(predictor.settings(), point, train.outputs, exits, thresholds), options, rng);
+               labels_at(net, predictor.settings(), point, train.outputs, exits, thresholds), options, rng);
 }
 
 KnobChoice choose_knob(Predictor& predictor, BranchyNet& net, const PredictorData& held_out,

@@ -11,6 +11,18 @@
 //   entropy@each at point i branch i's entropy (mean squared error), every sample
 // Training uses the engine's own layers, Adam and losses, on the features
 // the predictor reads, standardised with the training split's statistics.
+//
+// Cost-sensitive training (settings.cost_weighted, the per-point kinds exit
+// and skip): each sample's cross-entropy is weighted by what deciding it
+// wrongly costs at point i, in MACs, so the head spends its capacity where
+// mistakes are dear:
+//   - a sample branch i would answer (label 1), sent on: the MACs of its
+//     route past point i (the next stages, and branches, up to the exit
+//     BranchyNet's rule then gives it) less branch i's, run for nothing;
+//   - a sample branch i would not answer (label 0), sent to branch i: branch
+//     i's MACs, wasted, plus, when branch i's answer is wrong, a wrong answer
+//     priced at the trunk's MACs (a route that is too early, under trust).
+// Weights are scaled to mean 1 over the head's samples.
 // The knob is then swept on held-out samples by replaying the routing rule
 // (nets/router.h) over their recorded outputs and scores; the frontier keeps
 // the settings no other beats on both accuracy and MACs, and the choice is the

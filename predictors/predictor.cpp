@@ -47,6 +47,8 @@ std::string PredictorSettings::name() const { return to_string(kind) + "@" + to_
 void PredictorSettings::check() const {
   BRANCHY_CHECK(kind == PredictorKind::exit || placement == Placement::each, "a ", to_string(kind),
                 " predictor sits at each branch point (placement each), not '", to_string(placement), "'");
+  BRANCHY_CHECK(!cost_weighted || (placement == Placement::each && kind != PredictorKind::entropy), name(),
+                ": cost weighting prices the decision at each branch point: kinds exit and skip, placement each");
   BRANCHY_CHECK(!features.parts.empty(), name(), ": no features");
   BRANCHY_CHECK(hidden >= 1 && hidden <= 4096, name(), ": hidden width ", hidden, " is outside 1..4096");
   BRANCHY_CHECK(std::isfinite(trust_knob) && std::isfinite(fallback_knob), name(), ": knobs ", trust_knob, " and ",
@@ -59,6 +61,7 @@ Json PredictorSettings::to_json() const {
   j["placement"] = to_string(placement);
   j["features"] = features.str();
   j["hidden"] = hidden;
+  if (cost_weighted) j["cost_weighted"] = true;
   j["trust_knob"] = trust_knob;
   j["fallback_knob"] = fallback_knob;
   return j;
@@ -72,6 +75,7 @@ PredictorSettings PredictorSettings::from_json(const Json& json, const std::stri
     s.placement = parse_placement(json_string(json, "placement"));
     s.features = FeatureSpec::parse(json_string(json, "features"));
     s.hidden = static_cast<int>(std::clamp<int64_t>(json_int(json, "hidden"), -1, 1 << 20));
+    s.cost_weighted = json.contains("cost_weighted") && json.at("cost_weighted") == true;
     s.trust_knob = json_double(json, "trust_knob");
     s.fallback_knob = json_double(json, "fallback_knob");
     s.check();

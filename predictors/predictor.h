@@ -38,6 +38,8 @@ struct PredictorSettings {
   Placement placement = Placement::first;
   FeatureSpec features;
   int hidden = 32;
+  // Trained with each mistake weighted by what it costs (pipeline/predictor_fit.h).
+  bool cost_weighted = false;
   // The decision settings fit-predictor chose for trust and for fallback
   // routing (predictors/predictor_rules.h says what a knob means per kind).
   double trust_knob = 0.5, fallback_knob = 0.5;

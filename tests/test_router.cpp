@@ -454,3 +454,63 @@ TEST_CASE("feature summaries are each cell's plain average and each plane's maxi
     }
   }
 }
+
+TEST_CASE("cost weighting makes skip-pred err where mistakes are cheap", "[router]") {
+  // Branch 0 of this b-resnet costs under half the stages after it, so
+  // skipping a branch that would have answered wastes far more MACs than
+  // trying one that would not. Whether branch 0 is confident is only half
+  // told by the feature (noise as large as the signal): a plain head splits
+  // the doubt evenly, a cost-weighted one should lean to trying.
+  auto net = small_b_resnet(19);
+  REQUIRE(net->branch_macs(0) * 2 < net->stage_macs(1) + net->stage_macs(2));
+  const int64_t N = 2000;
+  auto make_data = [&](uint64_t seed) {
+    Rng rng(seed);
+    PredictorData d;
+    d.outputs.labels.assign(N, 0);
+    d.outputs.predictions.assign(3, std::vector<int>(N, 0));  // every exit answers right
+    d.outputs.entropies.assign(3, std::vector<float>(N, 1.2f));
+    d.outputs.loss_sums.assign(3, 0.0);
+    d.features.assign(3, Tensor());
+    const FeatureSpec avg = FeatureSpec::parse("avg");
+    const int64_t F0 = avg.width(net->stage_output_shape(0)), F1 = avg.width(net->stage_output_shape(1));
+    d.features[1] = Tensor(Shape{N, F0});
+    d.features[2] = Tensor(Shape{N, F1});
+    for (int64_t n = 0; n < N; ++n) {
+      const float a = static_cast<float>(rng.normal());
+      if (a + static_cast<float>(rng.normal()) > 0) d.outputs.entropies[0][n] = 0.1f;  // branch 0 confident
+      d.features[1][n * F0] = a;
+      d.features[2][n * F1] = a;
+    }
+    return d;
+  };
+  const PredictorData train = make_data(3), test = make_data(4);
+  const std::vector<float> thresholds = {0.5f, 0.5f};
+  const RecordedRun recorded = recorded_run(test.outputs);
+  auto fit_and_route = [&](bool cost_weighted) {
+    PredictorSettings s;
+    s.kind = PredictorKind::skip;
+    s.placement = Placement::each;
+    s.features = FeatureSpec::parse("avg");
+    s.hidden = 8;
+    s.cost_weighted = cost_weighted;
+    Rng rng(5);
+    Predictor p(*net, s, rng);
+    FitOptions options;
+    options.epochs = 15;
+    train_predictor(p, *net, train, thresholds, options);
+    RecordedRun run = recorded;
+    for (int point : p.points()) run.scores[point + 1] = p.scores_from_features(point, test.features[point + 1]);
+    return summarize_route(replay_route(*net, run, *predictor_rule(p, thresholds, false, 0.5)),
+                           test.outputs.labels, 3);
+  };
+  const RouteSummary plain = fit_and_route(false), weighted = fit_and_route(true);
+  const RouteSummary branchy =
+      summarize_route(replay_route(*net, recorded, BranchyRule(*net, thresholds)), test.outputs.labels, 3);
+  INFO("MACs: plain " << plain.mean_macs << ", cost-weighted " << weighted.mean_macs << ", branchy "
+                      << branchy.mean_macs);
+  REQUIRE(weighted.mean_macs < plain.mean_macs);
+  // Fallback routing keeps BranchyNet's answers, weighted or not.
+  REQUIRE(weighted.accuracy == branchy.accuracy);
+  REQUIRE(weighted.exit_share[0] > plain.exit_share[0]);
+}
