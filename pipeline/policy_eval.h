@@ -39,6 +39,7 @@ struct EvalOptions {
 struct PolicyReport : RouteSummary {
   std::string name;
   double latency_us = 0, latency_p99_us = 0;  // batch 1
+  double last_exit_latency_p99_us = 0;        // batch 1, the samples sent to the last exit (0: none timed)
   double throughput = 0;                      // samples per second at throughput_batch
   double predicted_latency_us = 0;            // from segment times; 0 when not measured
   std::vector<int> exits, predictions;        // per sample, for agreement measures
