@@ -35,10 +35,13 @@ void print_data_parallel_line(const TrainOptions& options, Communicator& group) 
 void start_from_model(BranchyNet& net, const TrainOptions& options, Normalizer& normalizer, bool root) {
   const LoadedModel from = load_model(options.init_from);
   const int exits = net.num_exits();
+  if (!options.exit_weights.empty() && static_cast<int>(options.exit_weights.size()) != exits)
+    throw UsageError(net.name() + " has " + std::to_string(exits) + " exits but --exit-weights gave " +
+                     std::to_string(options.exit_weights.size()));
   const auto trained_branch = [&](const std::string& name) {
     if (!options.frozen_trunk || name.rfind("branch", 0) != 0) return false;
     const int branch = std::stoi(name.substr(6));  // "branch<i>.<layer>..."
-    return options.exit_weights.empty() || (branch < exits - 1 && options.exit_weights[branch] != 0.0f);
+    return options.exit_weights.empty() || options.exit_weights[branch] != 0.0f;
   };
   const WarmStart start = warm_start(net, from, options.init_from, trained_branch);
   if (from.info.normalizer) normalizer = *from.info.normalizer;
@@ -79,7 +82,7 @@ int command_train(const TrainArgs& args) {
   } else if (!options.init_from.empty()) {
     start_from_model(*net, options, normalizer, root);
   }
-  if (options.frozen_trunk && options.init_from.empty())
+  if (options.frozen_trunk && options.init_from.empty() && !options.resume)
     throw UsageError("--frozen-trunk trains branches on a trained trunk: name the model with --init MODEL");
 
   if (root) {

@@ -94,7 +94,7 @@ std::vector<Tensor> BranchyNet::forward_branches_on_frozen_trunk(const Tensor& x
 void BranchyNet::backward_branches(const std::vector<Tensor>& d_logits) {
   BRANCHY_CHECK(static_cast<int>(d_logits.size()) == num_exits(), name_, ": backward got ", d_logits.size(),
                 " exit gradients for ", num_exits(), " exits");
-  for (int i = 0; i < num_exits() - 1; ++i)
+  for (int i = num_exits() - 2; i >= 0; --i)  // the order backward_exits meets them (gradient buckets rely on it)
     if (d_logits[i].defined()) branches_[i]->backward(d_logits[i]);
 }
 

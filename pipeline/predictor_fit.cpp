@@ -85,11 +85,13 @@ double macs_past_point(const BranchyNet& net, const ExitOutputs& o, const std::v
 }
 
 // What a wrong decision on sample n at `point` costs, in MACs (see the header).
-float mistake_cost(const BranchyNet& net, const ExitOutputs& o, const std::vector<float>& thresholds, int point,
-                   int64_t n, bool answers_here) {
+// Wrong answers are priced only for the exit kind: skip@each always falls
+// back, so a branch it tries never answers unless confident.
+float mistake_cost(const BranchyNet& net, const PredictorSettings& s, const ExitOutputs& o,
+                   const std::vector<float>& thresholds, int point, int64_t n, bool answers_here) {
   const double branch = static_cast<double>(net.branch_macs(point));
   if (answers_here) return static_cast<float>(std::max(macs_past_point(net, o, thresholds, point, n) - branch, 0.0));
-  const bool wrong = o.predictions[point][n] != o.labels[n];
+  const bool wrong = s.kind == PredictorKind::exit && o.predictions[point][n] != o.labels[n];
   return static_cast<float>(branch + (wrong ? static_cast<double>(net.full_macs()) : 0.0));
 }
 
@@ -116,7 +118,7 @@ PointLabels labels_at(const BranchyNet& net, const PredictorSettings& s, int poi
       l.targets.push_back(o.entropies[point][n]);
     }
     l.samples.push_back(n);
-    if (s.cost_weighted) l.weights.push_back(mistake_cost(net, o, thresholds, point, n, l.classes.back() == 1));
+    if (s.cost_weighted) l.weights.push_back(mistake_cost(net, s, o, thresholds, point, n, l.classes.back() == 1));
   }
   scale_to_mean_one(l.weights);
   return l;

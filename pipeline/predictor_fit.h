@@ -20,8 +20,9 @@
 //     route past point i (the next stages, and branches, up to the exit
 //     BranchyNet's rule then gives it) less branch i's, run for nothing;
 //   - a sample branch i would not answer (label 0), sent to branch i: branch
-//     i's MACs, wasted, plus, when branch i's answer is wrong, a wrong answer
-//     priced at the trunk's MACs (a route that is too early, under trust).
+//     i's MACs, wasted, plus, for the exit kind when branch i's answer is
+//     wrong, a wrong answer priced at the trunk's MACs (a route that is too
+//     early, under trust; skip@each always falls back and never takes it).
 // Weights are scaled to mean 1 over the head's samples.
 // The knob is then swept on held-out samples by replaying the routing rule
 // (nets/router.h) over their recorded outputs and scores; the frontier keeps

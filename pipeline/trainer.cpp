@@ -342,7 +342,9 @@ double forward_and_loss(BranchyNet& net, const Batch& batch, const std::vector<f
 std::string non_finite_loss_cause(BranchyNet& net, const Batch& batch, Phase phase, double loss) {
   std::ostringstream cause;
   cause << "the loss is " << number_for_message(loss);
-  const std::string output = first_non_finite_output(net, batch.images, Mode::train, phase == Phase::trunk);
+  // On a frozen trunk the stages ran in eval mode; train mode would move their statistics.
+  const Mode mode = phase == Phase::branches ? Mode::eval : Mode::train;
+  const std::string output = first_non_finite_output(net, batch.images, mode, phase == Phase::trunk);
   if (output.empty())
     cause << "; every layer's output is finite, so the loss itself overflowed";
   else
@@ -419,6 +421,10 @@ void train_one_epoch(BranchyNet& net, Batcher& batcher, PhaseOptimizer& optimize
   EpochTotals totals;
   totals.correct.assign(exits, 0);
   int64_t seen = 0, batch_index = 0;  // seen: rows of every rank, for the progress bar's rate
+  // The bar shows the last exit's accuracy; in the branches phase the first trained branch's.
+  int shown_exit = exits - 1;
+  if (phase == Phase::branches)
+    for (shown_exit = 0; weights[shown_exit] == 0.0f;) ++shown_exit;  // check_train_options: one is not 0
   while (batcher.next(batch)) {
     ++batch_index;
     const double batch_loss = forward_backward_one_batch(net, batch, optimizer, weights, d_logits, totals);
@@ -436,7 +442,7 @@ void train_one_epoch(BranchyNet& net, Batcher& batcher, PhaseOptimizer& optimize
     if (!progress || totals.rows == 0) continue;
     char extra[96];  // this rank's rows so far
     std::snprintf(extra, sizeof extra, "loss %.4f acc %.4f", totals.loss_sum / totals.rows,
-                  static_cast<double>(totals.correct.back()) / totals.rows);
+                  static_cast<double>(totals.correct[shown_exit]) / totals.rows);
     progress->update(seen, extra);
   }
   record.train_seconds = timer.seconds();
@@ -515,6 +521,22 @@ void print_epoch_line(const EpochRecord& record, int total_epochs, bool best, in
   std::fflush(stdout);
 }
 
+// On a frozen trunk nothing reads the branches' input gradients; the
+// branches are told so for the run and told otherwise again after it.
+class BranchInputGradients {
+ public:
+  BranchInputGradients(BranchyNet& net, bool needed) : net_(net) { set(needed); }
+  ~BranchInputGradients() { set(true); }
+  BranchInputGradients(const BranchInputGradients&) = delete;
+  BranchInputGradients& operator=(const BranchInputGradients&) = delete;
+
+ private:
+  void set(bool needed) {
+    for (int i = 0; i < net_.num_exits() - 1; ++i) net_.branch(i).set_needs_input_grad(needed);
+  }
+  BranchyNet& net_;
+};
+
 // Rank 0's weights (and optimizer state, when resumed) on every rank; batch
 // norm synchronised over the ranks when asked. Undone by the destructor.
 class RanksInStep {
@@ -539,7 +561,9 @@ class RanksInStep {
 // to be the same on every rank. Returns their checksum.
 uint64_t bring_ranks_together(BranchyNet& net, Communicator& group, const TrainOptions& options, int epoch) {
   const std::vector<ParamRef> params = net.named_params();
-  if (!options.sync_batch_norm) average_over_ranks(group, buffer_values(params));
+  // A frozen trunk's statistics are the same everywhere and stay bit for bit as they are.
+  const std::vector<ParamRef> moved = options.frozen_trunk ? phase_params(net, Phase::branches, options) : params;
+  if (!options.sync_batch_norm) average_over_ranks(group, buffer_values(moved));
   return check_ranks_agree(group, params, "after epoch " + std::to_string(epoch));
 }
 
@@ -562,8 +586,7 @@ TrainResult train_network(BranchyNet& net, const DatasetSplits& data, const Norm
 
   PhaseOptimizer optimizer;
   optimizer.start(net, phase_of_epoch(options, 1), options);
-  if (options.frozen_trunk)  // nothing reads the branches' input gradients: the trunk does not learn
-    for (int i = 0; i < net.num_exits() - 1; ++i) net.branch(i).set_needs_input_grad(false);
+  const BranchInputGradients branch_inputs(net, !options.frozen_trunk);
   std::unique_ptr<LrSchedule> schedule = make_lr_schedule(options.lr_schedule, options.learning_rate, total_epochs);
   ModelInfo info;
   info.normalizer = normalizer;

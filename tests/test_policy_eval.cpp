@@ -68,6 +68,10 @@ TEST_CASE("evaluate_policies reports the network's own answers, exits and costs"
   REQUIRE(early.mean_macs == Approx(static_cast<double>(branchy_path_macs(*net, 0))));
   REQUIRE(early.predictions == exit0);
   REQUIRE(exit_agreement(full, early) == 0.0);
+  // The hard samples' delay: every sample of full goes to the last exit (the
+  // same times, so the same p99); none of early does.
+  REQUIRE(full.last_exit_latency_p99_us == full.latency_p99_us);
+  REQUIRE(early.last_exit_latency_p99_us == 0.0);
 
   for (const PolicyReport& r : reports) {
     INFO(r.name);

@@ -468,7 +468,7 @@ TEST_CASE("cost weighting makes skip-pred err where mistakes are cheap", "[route
     Rng rng(seed);
     PredictorData d;
     d.outputs.labels.assign(N, 0);
-    d.outputs.predictions.assign(3, std::vector<int>(N, 0));  // every exit answers right
+    d.outputs.predictions.assign(3, std::vector<int>(N, 0));  // right, but branch 0 when not confident
     d.outputs.entropies.assign(3, std::vector<float>(N, 1.2f));
     d.outputs.loss_sums.assign(3, 0.0);
     d.features.assign(3, Tensor());
@@ -478,7 +478,10 @@ TEST_CASE("cost weighting makes skip-pred err where mistakes are cheap", "[route
     d.features[2] = Tensor(Shape{N, F1});
     for (int64_t n = 0; n < N; ++n) {
       const float a = static_cast<float>(rng.normal());
-      if (a + static_cast<float>(rng.normal()) > 0) d.outputs.entropies[0][n] = 0.1f;  // branch 0 confident
+      if (a + static_cast<float>(rng.normal()) > 0)
+        d.outputs.entropies[0][n] = 0.1f;  // branch 0 confident
+      else
+        d.outputs.predictions[0][n] = 1;  // and wrong, which fallback routing never answers with
       d.features[1][n * F0] = a;
       d.features[2][n * F1] = a;
     }
@@ -511,6 +514,8 @@ TEST_CASE("cost weighting makes skip-pred err where mistakes are cheap", "[route
                       << branchy.mean_macs);
   REQUIRE(weighted.mean_macs < plain.mean_macs);
   // Fallback routing keeps BranchyNet's answers, weighted or not.
+  REQUIRE(branchy.accuracy == 1.0);
   REQUIRE(weighted.accuracy == branchy.accuracy);
+  REQUIRE(plain.accuracy == branchy.accuracy);
   REQUIRE(weighted.exit_share[0] > plain.exit_share[0]);
 }
