@@ -65,6 +65,13 @@ void print_choice(const std::string& policy, const KnobChoice& c, double max_dro
   std::fputs(table.render().c_str(), stdout);
   std::printf("chosen knob %g: the cheapest within %.4f of BranchyNet's accuracy (frontier above, * marks it)\n",
               c.chosen.knob, max_drop);
+  if (c.point_knobs.empty()) return;
+  std::string knobs;
+  for (double k : c.point_knobs) knobs += (knobs.empty() ? "" : " ") + fixed(k, 2);
+  std::printf("refined, a knob per branch point (%s): accuracy %.4f (%+.2f), %s MACs (%.3f of branchy's)\n",
+              knobs.c_str(), c.refined.summary.accuracy, 100.0 * (c.refined.summary.accuracy - c.branchy.accuracy),
+              format_count(static_cast<int64_t>(c.refined.summary.mean_macs)).c_str(),
+              c.refined.summary.mean_macs / c.branchy.mean_macs);
 }
 
 void write_sweep(const std::string& out_dir, const std::string& policy, const KnobChoice& c) {

@@ -184,6 +184,58 @@ void train_predictor(Predictor& predictor, const BranchyNet& net, const Predicto
                labels_at(net, predictor.settings(), point, train.outputs, exits, thresholds), options, rng);
 }
 
+namespace {
+
+// The route `rule` gives the recorded samples, summarised, and how often it
+// picks BranchyNet's exit.
+KnobSetting route_setting(const BranchyNet& net, const RecordedRun& run, const RouteRule& rule,
+                          const std::vector<int>& labels, const std::vector<int>& reference_exits) {
+  const RouteResult route = replay_route(net, run, rule);
+  KnobSetting s;
+  s.summary = summarize_route(route, labels, net.num_exits());
+  int64_t same = 0;
+  for (size_t n = 0; n < route.exit.size(); ++n) same += route.exit[n] == reference_exits[n];
+  s.agreement = route.exit.empty() ? 0.0 : static_cast<double>(same) / route.exit.size();
+  return s;
+}
+
+// Whether `a` is a better setting than `b` for a route that may lose
+// max_drop against BranchyNet's accuracy: within it, fewer MACs; outside,
+// more accuracy; within beats outside.
+bool better_setting(const RouteSummary& a, const RouteSummary& b, double floor) {
+  const bool a_within = a.accuracy >= floor, b_within = b.accuracy >= floor;
+  if (a_within != b_within) return a_within;
+  return a_within ? a.mean_macs < b.mean_macs : a.accuracy > b.accuracy;
+}
+
+// Coordinate search for a knob per branch point, from the one chosen knob.
+void refine_point_knobs(Predictor& predictor, BranchyNet& net, const RecordedRun& run,
+                        const std::vector<float>& thresholds, const std::vector<int>& labels,
+                        const std::vector<int>& reference_exits, bool trust, double max_drop, KnobChoice& choice) {
+  const double floor = choice.branchy.accuracy - max_drop;
+  std::vector<double> knobs(predictor.points().size(), choice.chosen.knob);
+  KnobSetting best = choice.chosen;
+  bool changed = false;
+  for (int pass = 0; pass < 2; ++pass)
+    for (size_t point = 0; point < knobs.size(); ++point)
+      for (double knob : knob_grid(predictor.settings())) {
+        std::vector<double> trial = knobs;
+        trial[point] = knob;
+        const KnobSetting s =
+            route_setting(net, run, *predictor_rule(predictor, thresholds, trust, trial), labels, reference_exits);
+        if (!better_setting(s.summary, best.summary, floor)) continue;
+        knobs = trial;
+        best = s;
+        changed = true;
+      }
+  if (!changed) return;
+  choice.point_knobs = knobs;
+  choice.refined = best;
+  predictor.set_point_knobs(trust, knobs);
+}
+
+}  // namespace
+
 KnobChoice choose_knob(Predictor& predictor, BranchyNet& net, const PredictorData& held_out,
                        const std::vector<float>& thresholds, bool trust, double max_drop) {
   const int K = net.num_exits() - 1;
@@ -195,14 +247,9 @@ KnobChoice choose_knob(Predictor& predictor, BranchyNet& net, const PredictorDat
   KnobChoice choice;
   choice.branchy = summarize_route(replay_route(net, run, BranchyRule(net, thresholds)), labels, K + 1);
   for (double knob : knob_grid(predictor.settings())) {
-    const auto rule = predictor_rule(predictor, thresholds, trust, knob);
-    const RouteResult route = replay_route(net, run, *rule);
-    KnobSetting s;
+    KnobSetting s =
+        route_setting(net, run, *predictor_rule(predictor, thresholds, trust, knob), labels, reference_exits);
     s.knob = knob;
-    s.summary = summarize_route(route, labels, K + 1);
-    int64_t same = 0;
-    for (size_t n = 0; n < route.exit.size(); ++n) same += route.exit[n] == reference_exits[n];
-    s.agreement = route.exit.empty() ? 0.0 : static_cast<double>(same) / route.exit.size();
     choice.sweep.push_back(s);
   }
   std::vector<KnobSetting> by_cost = choice.sweep;
@@ -223,6 +270,9 @@ KnobChoice choose_knob(Predictor& predictor, BranchyNet& net, const PredictorDat
       break;
     }
   predictor.set_knob(trust, choice.chosen.knob);
+  choice.refined = choice.chosen;
+  if (predictor.settings().placement == Placement::each)
+    refine_point_knobs(predictor, net, run, thresholds, labels, reference_exits, trust, max_drop, choice);
   return choice;
 }
 

@@ -75,10 +75,17 @@ struct KnobChoice {
   std::vector<KnobSetting> sweep;    // every knob of the grid
   std::vector<KnobSetting> frontier; // MACs ascending, accuracy rising
   KnobSetting chosen;
+  // Gates at each point: the knob per point refined from `chosen`, and what
+  // it does (empty and equal to chosen when no point gains by its own knob).
+  std::vector<double> point_knobs;
+  KnobSetting refined;
 };
 
 // Sweeps the knob on held-out data for trust or fallback routing and stores
-// the chosen knob in the predictor.
+// the chosen knob in the predictor. For a gate at each point it then refines
+// a knob per point, by coordinate search over the same grid (each point's
+// knob in turn, the others held, two passes), with the same aim: the fewest
+// MACs within max_drop of BranchyNet's accuracy, else the most accurate.
 KnobChoice choose_knob(Predictor& predictor, BranchyNet& net, const PredictorData& held_out,
                        const std::vector<float>& thresholds, bool trust, double max_drop);
 

@@ -44,6 +44,11 @@ Placement parse_placement(const std::string& text) {
 
 std::string PredictorSettings::name() const { return to_string(kind) + "@" + to_string(placement); }
 
+double PredictorSettings::knob(bool trust, int point) const {
+  const std::vector<double>& per_point = trust ? trust_point_knobs : fallback_point_knobs;
+  return per_point.empty() ? knob(trust) : per_point[static_cast<size_t>(point)];
+}
+
 void PredictorSettings::check() const {
   BRANCHY_CHECK(kind == PredictorKind::exit || placement == Placement::each, "a ", to_string(kind),
                 " predictor sits at each branch point (placement each), not '", to_string(placement), "'");
@@ -53,6 +58,10 @@ void PredictorSettings::check() const {
   BRANCHY_CHECK(hidden >= 1 && hidden <= 4096, name(), ": hidden width ", hidden, " is outside 1..4096");
   BRANCHY_CHECK(std::isfinite(trust_knob) && std::isfinite(fallback_knob), name(), ": knobs ", trust_knob, " and ",
                 fallback_knob, " must be finite");
+  BRANCHY_CHECK(placement == Placement::each || (trust_point_knobs.empty() && fallback_point_knobs.empty()), name(),
+                ": knobs per branch point belong to predictors at each point");
+  for (const std::vector<double>* knobs : {&trust_point_knobs, &fallback_point_knobs})
+    for (double k : *knobs) BRANCHY_CHECK(std::isfinite(k), name(), ": a knob per point is ", k, ", not finite");
 }
 
 Json PredictorSettings::to_json() const {
@@ -64,6 +73,8 @@ Json PredictorSettings::to_json() const {
   if (cost_weighted) j["cost_weighted"] = true;
   j["trust_knob"] = trust_knob;
   j["fallback_knob"] = fallback_knob;
+  if (!trust_point_knobs.empty()) j["trust_point_knobs"] = trust_point_knobs;
+  if (!fallback_point_knobs.empty()) j["fallback_point_knobs"] = fallback_point_knobs;
   return j;
 }
 
@@ -78,6 +89,16 @@ PredictorSettings PredictorSettings::from_json(const Json& json, const std::stri
     s.cost_weighted = json.contains("cost_weighted") && json.at("cost_weighted") == true;
     s.trust_knob = json_double(json, "trust_knob");
     s.fallback_knob = json_double(json, "fallback_knob");
+    for (auto [key, knobs] : {std::pair{"trust_point_knobs", &s.trust_point_knobs},
+                              std::pair{"fallback_point_knobs", &s.fallback_point_knobs}}) {
+      if (!json.contains(key)) continue;
+      const Json& list = json.at(key);
+      BRANCHY_CHECK(list.is_array() && list.size() <= 1024, "'", key, "' must be a list of numbers");
+      for (const Json& k : list) {
+        BRANCHY_CHECK(k.is_number(), "'", key, "' must be a list of numbers");
+        knobs->push_back(k.get<double>());
+      }
+    }
     s.check();
     return s;
   } catch (const Error& e) {
@@ -96,6 +117,9 @@ Predictor::Predictor(const BranchyNet& net, PredictorSettings settings, Rng& rng
       for (int i = 0; i < K; ++i) points_.push_back(i);
       break;
   }
+  for (const std::vector<double>* knobs : {&settings_.trust_point_knobs, &settings_.fallback_point_knobs})
+    BRANCHY_CHECK(knobs->empty() || static_cast<int>(knobs->size()) == K, name(), ": ", knobs->size(),
+                  " knobs per point for ", K, " branch points");
   outputs_ = settings_.kind == PredictorKind::entropy ? 1 : settings_.placement == Placement::each ? 2 : K + 1;
   for (int point : points_) {
     const Shape map = point < 0 ? net.sample_shape() : net.stage_output_shape(point);
@@ -110,6 +134,17 @@ Predictor::Predictor(const BranchyNet& net, PredictorSettings settings, Rng& rng
     h->feature_inv_std.value.fill(1.0f);
     heads_.push_back(std::move(h));
   }
+}
+
+void Predictor::set_knob(bool trust, double knob) {
+  (trust ? settings_.trust_knob : settings_.fallback_knob) = knob;
+  (trust ? settings_.trust_point_knobs : settings_.fallback_point_knobs).clear();
+}
+
+void Predictor::set_point_knobs(bool trust, std::vector<double> knobs) {
+  BRANCHY_CHECK(settings_.placement == Placement::each && knobs.size() == points_.size(), name(), ": ", knobs.size(),
+                " knobs per point for ", points_.size(), " points");
+  (trust ? settings_.trust_point_knobs : settings_.fallback_point_knobs) = std::move(knobs);
 }
 
 bool Predictor::reads(int point) const { return std::find(points_.begin(), points_.end(), point) != points_.end(); }

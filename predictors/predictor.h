@@ -44,6 +44,14 @@ struct PredictorSettings {
   // routing (predictors/predictor_rules.h says what a knob means per kind).
   double trust_knob = 0.5, fallback_knob = 0.5;
   double knob(bool trust) const { return trust ? trust_knob : fallback_knob; }
+  // A gate in front of every branch (placement each) may have a knob of its
+  // own per branch point, refined from the one knob by fit-predictor: the
+  // price of a wrong guess differs from point to point (a cheap branch is
+  // worth trying on a faint hope, a dear one is not). Empty: the one knob
+  // at every point.
+  std::vector<double> trust_point_knobs, fallback_point_knobs;
+  // The knob at branch point `point` (the one knob when there are none per point).
+  double knob(bool trust, int point) const;
 
   // "exit@first", "skip@each", ...
   std::string name() const;
@@ -66,7 +74,10 @@ class Predictor {
   Predictor(const BranchyNet& net, PredictorSettings settings, Rng& rng);
 
   const PredictorSettings& settings() const { return settings_; }
-  void set_knob(bool trust, double knob) { (trust ? settings_.trust_knob : settings_.fallback_knob) = knob; }
+  // The one knob for that routing; clears its knobs per point.
+  void set_knob(bool trust, double knob);
+  // A knob per branch point 0..K-1 (placement each only).
+  void set_point_knobs(bool trust, std::vector<double> knobs);
   std::string name() const { return settings_.name(); }
   // The points it reads: -1 (the input), or branch points 0..K-1.
   const std::vector<int>& points() const { return points_; }

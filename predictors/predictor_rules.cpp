@@ -1,5 +1,6 @@
 #include "predictors/predictor_rules.h"
 
+#include "engine/error.h"
 #include "predictors/policy.h"
 
 namespace branchy {
@@ -52,17 +53,18 @@ class PlanRule : public PlannedExitRule {
   bool at_input_;
 };
 
-// exit@each, skip@each, entropy@each: a gate in front of every branch.
+// exit@each, skip@each, entropy@each: a gate in front of every branch,
+// with a knob per branch point.
 class GateRule : public RouteRule {
  public:
-  GateRule(Predictor& p, std::vector<float> thresholds, bool trust, double knob)
-      : p_(p, knob), thresholds_(std::move(thresholds)), trust_(trust),
+  GateRule(Predictor& p, std::vector<float> thresholds, bool trust, std::vector<double> point_knobs)
+      : p_(p, 0.0), thresholds_(std::move(thresholds)), knobs_(std::move(point_knobs)), trust_(trust),
         regression_(p.settings().kind == PredictorKind::entropy) {}
   int score_width(int point) const override { return p_.width(point); }
   Tensor scores(int point, const Tensor& map) override { return p_.scores(point, map); }
   int64_t score_macs(int point) const override { return p_.macs(point); }
   bool tries(int i, const float* score, SampleRoute&) const override {
-    return regression_ ? score[0] < p_.knob() * thresholds_[i] : score[1] >= p_.knob();
+    return regression_ ? score[0] < knobs_[i] * thresholds_[i] : score[1] >= knobs_[i];
   }
   bool trusts(int, const SampleRoute&) const override { return trust_; }
   float threshold(int i) const override { return thresholds_[i]; }
@@ -70,6 +72,7 @@ class GateRule : public RouteRule {
  private:
   PredictorScores p_;
   std::vector<float> thresholds_;
+  std::vector<double> knobs_;  // (K) per branch point
   bool trust_, regression_;
 };
 
@@ -83,12 +86,26 @@ std::shared_ptr<RouteRule> predictor_rule(Predictor& predictor, std::vector<floa
   if (!has_trust_choice(s)) trust = false;
   if (s.kind == PredictorKind::exit && s.placement != Placement::each)
     return std::make_shared<PlanRule>(predictor, std::move(thresholds), trust, knob);
-  return std::make_shared<GateRule>(predictor, std::move(thresholds), trust, knob);
+  return predictor_rule(predictor, std::move(thresholds), trust,
+                        std::vector<double>(predictor.points().size(), knob));
+}
+
+std::shared_ptr<RouteRule> predictor_rule(Predictor& predictor, std::vector<float> thresholds, bool trust,
+                                          std::vector<double> point_knobs) {
+  BRANCHY_CHECK(predictor.settings().placement == Placement::each && point_knobs.size() == predictor.points().size(),
+                predictor.name(), ": ", point_knobs.size(), " knobs per point for ", predictor.points().size(),
+                " points");
+  if (!has_trust_choice(predictor.settings())) trust = false;
+  return std::make_shared<GateRule>(predictor, std::move(thresholds), trust, std::move(point_knobs));
 }
 
 std::shared_ptr<RouteRule> predictor_rule(Predictor& predictor, std::vector<float> thresholds, bool trust) {
-  const double knob = predictor.settings().knob(trust && has_trust_choice(predictor.settings()));
-  return predictor_rule(predictor, std::move(thresholds), trust, knob);
+  const PredictorSettings& s = predictor.settings();
+  trust = trust && has_trust_choice(s);
+  if (s.placement != Placement::each) return predictor_rule(predictor, std::move(thresholds), trust, s.knob(trust));
+  std::vector<double> knobs;
+  for (int point : predictor.points()) knobs.push_back(s.knob(trust, point));
+  return predictor_rule(predictor, std::move(thresholds), trust, std::move(knobs));
 }
 
 std::vector<double> knob_grid(const PredictorSettings& settings) {

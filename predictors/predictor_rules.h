@@ -28,7 +28,10 @@ namespace branchy {
 // The rule of `predictor` at `knob`, with BranchyNet's thresholds.
 std::shared_ptr<RouteRule> predictor_rule(Predictor& predictor, std::vector<float> thresholds, bool trust,
                                           double knob);
-// The same at the knob the predictor stores for that routing.
+// A gate predictor (placement each) with a knob per branch point 0..K-1.
+std::shared_ptr<RouteRule> predictor_rule(Predictor& predictor, std::vector<float> thresholds, bool trust,
+                                          std::vector<double> point_knobs);
+// The same at the knob(s) the predictor stores for that routing.
 std::shared_ptr<RouteRule> predictor_rule(Predictor& predictor, std::vector<float> thresholds, bool trust);
 
 // The knob values fit-predictor sweeps for this kind.

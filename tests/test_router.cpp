@@ -223,6 +223,7 @@ TEST_CASE("predictors survive the model file; a mismatched tensor is named", "[r
   info.thresholds = median_thresholds(*net, x);
   for (auto& p : every_predictor(*net)) info.replace_predictor(p);
   info.predictors[2]->set_knob(true, 0.3);
+  info.predictors[3]->set_point_knobs(false, {0.2, 0.8});  // skip@each: a knob per branch point
   save_model(path, *net, info);
   LoadedModel loaded = load_model(path);
   REQUIRE(loaded.info.predictors.size() == info.predictors.size());
@@ -231,13 +232,21 @@ TEST_CASE("predictors survive the model file; a mismatched tensor is named", "[r
     Predictor& b = *loaded.info.predictors[i];
     REQUIRE(a.name() == b.name());
     REQUIRE(b.settings().trust_knob == a.settings().trust_knob);
+    REQUIRE(b.settings().fallback_point_knobs == a.settings().fallback_point_knobs);
     REQUIRE(b.settings().features.str() == a.settings().features.str());
-    const RouteResult ra = route_batch(*net, x, *predictor_rule(a, info.thresholds, true));
-    const RouteResult rb = route_batch(*loaded.net, x, *predictor_rule(b, info.thresholds, true));
-    REQUIRE(ra.exit == rb.exit);
-    REQUIRE(ra.macs == rb.macs);
-    REQUIRE(max_abs_difference(ra.logits, rb.logits) == 0.0f);
+    for (bool trust : {true, false}) {
+      const RouteResult ra = route_batch(*net, x, *predictor_rule(a, info.thresholds, trust));
+      const RouteResult rb = route_batch(*loaded.net, x, *predictor_rule(b, info.thresholds, trust));
+      REQUIRE(ra.exit == rb.exit);
+      REQUIRE(ra.macs == rb.macs);
+      REQUIRE(max_abs_difference(ra.logits, rb.logits) == 0.0f);
+    }
   }
+  REQUIRE(loaded.info.predictors[3]->settings().fallback_point_knobs == std::vector<double>{0.2, 0.8});
+  REQUIRE(loaded.info.predictors[3]->settings().knob(false, 1) == 0.8);
+  // Setting the one knob again clears the knobs per point.
+  loaded.info.predictors[3]->set_knob(false, 0.4);
+  REQUIRE(loaded.info.predictors[3]->settings().knob(false, 1) == 0.4);
   // Fitting a second predictor of the same kind replaces it; others stay.
   Rng rng(3);
   PredictorSettings again = info.predictors[0]->settings();
@@ -518,4 +527,71 @@ TEST_CASE("cost weighting makes skip-pred err where mistakes are cheap", "[route
   REQUIRE(weighted.accuracy == branchy.accuracy);
   REQUIRE(plain.accuracy == branchy.accuracy);
   REQUIRE(weighted.exit_share[0] > plain.exit_share[0]);
+}
+
+TEST_CASE("a knob per branch point is never worse than the one knob, and routes as it says", "[router]") {
+  // Gates at both points of a b-resnet, on recorded outputs whose branch
+  // confidence the features half tell (as in the cost-weighting case above).
+  auto net = small_b_resnet(23);
+  const int64_t N = 1500;
+  auto make_data = [&](uint64_t seed) {
+    Rng rng(seed);
+    PredictorData d;
+    d.outputs.labels.assign(N, 0);
+    d.outputs.predictions.assign(3, std::vector<int>(N, 0));
+    d.outputs.entropies.assign(3, std::vector<float>(N, 1.2f));
+    d.outputs.loss_sums.assign(3, 0.0);
+    d.features.assign(3, Tensor());
+    const FeatureSpec avg = FeatureSpec::parse("avg");
+    const int64_t F0 = avg.width(net->stage_output_shape(0)), F1 = avg.width(net->stage_output_shape(1));
+    d.features[1] = Tensor(Shape{N, F0});
+    d.features[2] = Tensor(Shape{N, F1});
+    for (int64_t n = 0; n < N; ++n) {
+      const float a = static_cast<float>(rng.normal()), b = static_cast<float>(rng.normal());
+      if (a + static_cast<float>(rng.normal()) > 0) d.outputs.entropies[0][n] = 0.1f;
+      if (b + static_cast<float>(rng.normal()) > 0) d.outputs.entropies[1][n] = 0.1f;
+      if (d.outputs.entropies[0][n] > 1.0f) d.outputs.predictions[0][n] = 1;  // unconfident and wrong
+      d.features[1][n * F0] = a;
+      d.features[2][n * F1] = b;
+    }
+    return d;
+  };
+  const PredictorData train = make_data(7), held_out = make_data(8);
+  const std::vector<float> thresholds = {0.5f, 0.5f};
+  for (PredictorKind kind : {PredictorKind::skip, PredictorKind::exit}) {
+    for (bool trust : {false, true}) {
+      if (kind == PredictorKind::skip && trust) continue;  // skip-pred always falls back
+      PredictorSettings s;
+      s.kind = kind;
+      s.placement = Placement::each;
+      s.features = FeatureSpec::parse("avg");
+      s.hidden = 8;
+      Rng rng(9);
+      Predictor p(*net, s, rng);
+      FitOptions options;
+      options.epochs = 10;
+      train_predictor(p, *net, train, thresholds, options);
+      const double max_drop = 0.01;
+      const KnobChoice choice = choose_knob(p, *net, held_out, thresholds, trust, max_drop);
+      INFO(p.name() << (trust ? " trust" : " fallback") << ": one knob " << choice.chosen.summary.mean_macs
+                    << " MACs, acc " << choice.chosen.summary.accuracy << "; per point "
+                    << choice.refined.summary.mean_macs << ", " << choice.refined.summary.accuracy);
+      const double floor = choice.branchy.accuracy - max_drop;
+      if (choice.chosen.summary.accuracy >= floor) {
+        REQUIRE(choice.refined.summary.accuracy >= floor);
+        REQUIRE(choice.refined.summary.mean_macs <= choice.chosen.summary.mean_macs);
+      } else {
+        REQUIRE(choice.refined.summary.accuracy >= choice.chosen.summary.accuracy);
+      }
+      // What the predictor stores routes exactly as the refinement measured.
+      RecordedRun run = recorded_run(held_out.outputs);
+      for (int point : p.points()) run.scores[point + 1] = p.scores_from_features(point, held_out.features[point + 1]);
+      const RouteSummary stored = summarize_route(replay_route(*net, run, *predictor_rule(p, thresholds, trust)),
+                                                  held_out.outputs.labels, 3);
+      REQUIRE(stored.mean_macs == choice.refined.summary.mean_macs);
+      REQUIRE(stored.accuracy == choice.refined.summary.accuracy);
+      const std::vector<double>& knobs = trust ? p.settings().trust_point_knobs : p.settings().fallback_point_knobs;
+      REQUIRE(knobs == choice.point_knobs);
+    }
+  }
 }

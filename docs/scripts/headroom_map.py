@@ -9,7 +9,7 @@ share of BranchyNet's mean MACs a perfect router would save) and what the
 best predictor policy captures of it at what accuracy change.
 
     python3 docs/scripts/headroom_map.py [--trunk runs/results/b-resnet/model.safetensors]
-        [--widths 2,4,6,8,12] [--epochs 8] [--fit-limit 20000] [--runs runs/headroom] [--threads 2]
+        [--widths 4,6,8,10,12] [--epochs 8] [--fit-limit 20000] [--runs runs/headroom] [--threads 2]
 
 For each width W it runs, and prints, exactly:
 
@@ -126,7 +126,7 @@ def svg_plot(rows, path):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--trunk", default=os.path.join(ROOT, "runs", "results", "b-resnet", "model.safetensors"))
-    p.add_argument("--widths", default="2,4,6,8,12")
+    p.add_argument("--widths", default="4,6,8,10,12")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--runs", default=os.path.join(ROOT, "runs", "headroom"))
     p.add_argument("--threads", type=int, default=2)
@@ -150,10 +150,12 @@ def main():
         run([BRANCHY, "calibrate", model] + threads)
         shutil.copyfile(model, cost_model)
         fit = ["--limit", str(a.fit_limit)] + threads
+        cost_folder = os.path.join(folder, "cost")  # the cost-weighted fits' sweep files
+        os.makedirs(cost_folder, exist_ok=True)
         for kind in PREDICTORS:
             run([BRANCHY, "fit-predictor", model, "--kind"] + kind + fit)
         for kind in COST_WEIGHTED:
-            run([BRANCHY, "fit-predictor", cost_model, "--kind"] + kind + ["--cost-weighted"] + fit)
+            run([BRANCHY, "fit-predictor", cost_model, "--kind"] + kind + ["--cost-weighted", "--out", cost_folder] + fit)
         evaluate = ["--policy", "all", "--json", "--threads", "1", "--repeats", "1", "--latency-samples", "500"]
         report = json.loads(run([BRANCHY, "eval", model] + evaluate, capture=True))
         cost_report = json.loads(run([BRANCHY, "eval", cost_model] + evaluate, capture=True))
