@@ -70,11 +70,12 @@ def segment_macs(model):
     return macs
 
 
-def best_policy(report):
-    """The predictor policy that captures most of the headroom within MAX_DROP of BranchyNet's accuracy."""
+def best_policy(report, names=None):
+    """The predictor policy (of `names`, when given) that captures most of the headroom within MAX_DROP of
+    BranchyNet's accuracy."""
     best = None
     for name, p in report["policies"].items():
-        if name in ("full", "branchy", "oracle"):
+        if name in ("full", "branchy", "oracle") or (names and name not in names):
             continue
         if p["accuracy_change"] < -MAX_DROP - 1e-12:
             continue
@@ -83,9 +84,46 @@ def best_policy(report):
     return best
 
 
+def branch0_validation_accuracy(folder):
+    """Branch 0's validation accuracy at the best epoch of its training on the frozen trunk."""
+    with open(os.path.join(folder, "train_log.csv")) as f:
+        return max(float(r["validation_accuracy_exit0"]) for r in csv.DictReader(f))
+
+
+def map_row(w, macs, report, cost_report, branch0_accuracy):
+    """One point of the map: the branch's cost, BranchyNet, the headroom and the best captures."""
+    trunk = sum(v for k, v in macs.items() if k.startswith("stage"))
+    branchy = report["policies"]["branchy"]
+    best = best_policy(report)
+    cost_best = best_policy(cost_report, ["skip-pred", "exit-pred@each:trust", "exit-pred@each:fallback"])
+    headroom = report["headroom_share"]
+    row = {
+        "branch0_width": w,
+        "branch0_macs": macs["branch0"],
+        "trunk_macs": trunk,
+        "cost_ratio": macs["branch0"] / trunk,
+        "branch0_validation_accuracy": branch0_accuracy,
+        "branchy_accuracy": branchy["accuracy"],
+        "branchy_exit_share": " / ".join(f"{100 * s:.1f}" for s in branchy["exit_share"]),
+        "branchy_macs": branchy["macs"],
+        "headroom_pct": 100 * headroom,
+        "best_policy": best[0] if best else "none",
+        "best_captured": best[1]["headroom_captured"] if best else 0.0,
+        "best_accuracy_change": best[1]["accuracy_change"] if best else 0.0,
+        "captured_pct": 100 * headroom * best[1]["headroom_captured"] if best else 0.0,
+        "cost_best_policy": cost_best[0] if cost_best else "none",
+        "cost_best_captured": cost_best[1]["headroom_captured"] if cost_best else 0.0,
+        "cost_best_accuracy_change": cost_best[1]["accuracy_change"] if cost_best else 0.0,
+        "cost_captured_pct": 100 * headroom * cost_best[1]["headroom_captured"] if cost_best else 0.0,
+    }
+    row["target"] = ("met" if row["best_captured"] >= 0.5 or row["cost_best_captured"] >= 0.5 else "missed") \
+        if row["headroom_pct"] >= 15 else "n/a (headroom < 15%)"
+    return row
+
+
 def svg_plot(rows, path):
     """Headroom and captured saving (% of BranchyNet's MACs) against branch cost / trunk cost."""
-    width, height, left, bottom, top, right = 640, 400, 60, 50, 30, 150
+    width, height, left, bottom, top, right = 700, 400, 60, 50, 30, 170
     xs = [r["cost_ratio"] for r in rows]
     series = [("oracle headroom", "headroom_pct", "#444"), ("best predictor", "captured_pct", "#d62728"),
               ("best cost-weighted", "cost_captured_pct", "#1f77b4")]
@@ -130,6 +168,8 @@ def main():
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--runs", default=os.path.join(ROOT, "runs", "headroom"))
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--tables-only", action="store_true",
+                   help="rebuild the tables and plot from each width's policies.json, running nothing")
     p.add_argument("--fit-limit", type=int, default=20000,
                    help="training images that label the predictors (0: all 55,000)")
     a = p.parse_args()
@@ -138,6 +178,12 @@ def main():
     for w in [int(x) for x in a.widths.split(",")]:
         folder = os.path.join(a.runs, f"w{w}")
         model, cost_model = os.path.join(folder, "model.safetensors"), os.path.join(folder, "cost.safetensors")
+        if a.tables_only:
+            with open(os.path.join(folder, "policies.json")) as f:
+                saved = json.load(f)
+            rows.append(map_row(w, segment_macs(model), saved["plain"], saved["cost_weighted"],
+                                branch0_validation_accuracy(folder)))
+            continue
         done = epochs_logged(folder)
         if done < a.epochs or not os.path.exists(model):
             command = [BRANCHY, "train", "--net", "b-resnet", "--config", f"branch0_width={w}", "--init", a.trunk,
@@ -159,46 +205,20 @@ def main():
         evaluate = ["--policy", "all", "--json", "--threads", "1", "--repeats", "1", "--latency-samples", "500"]
         report = json.loads(run([BRANCHY, "eval", model] + evaluate, capture=True))
         cost_report = json.loads(run([BRANCHY, "eval", cost_model] + evaluate, capture=True))
-        macs = segment_macs(model)
-        trunk = sum(v for k, v in macs.items() if k.startswith("stage"))
-        branchy = report["policies"]["branchy"]
-        best, cost_best = best_policy(report), best_policy(cost_report)
-        headroom = report["headroom_share"]
-        row = {
-            "branch0_width": w,
-            "branch0_macs": macs["branch0"],
-            "trunk_macs": trunk,
-            "cost_ratio": macs["branch0"] / trunk,
-            "branch0_test_accuracy": branchy["exit_accuracy"][0],
-            "branchy_accuracy": branchy["accuracy"],
-            "branchy_exit_share": " / ".join(f"{100 * s:.1f}" for s in branchy["exit_share"]),
-            "branchy_macs": branchy["macs"],
-            "headroom_pct": 100 * headroom,
-            "best_policy": best[0] if best else "none",
-            "best_captured": best[1]["headroom_captured"] if best else 0.0,
-            "best_accuracy_change": best[1]["accuracy_change"] if best else 0.0,
-            "captured_pct": 100 * headroom * best[1]["headroom_captured"] if best else 0.0,
-            "cost_best_policy": cost_best[0] if cost_best else "none",
-            "cost_best_captured": cost_best[1]["headroom_captured"] if cost_best else 0.0,
-            "cost_best_accuracy_change": cost_best[1]["accuracy_change"] if cost_best else 0.0,
-            "cost_captured_pct": 100 * headroom * cost_best[1]["headroom_captured"] if cost_best else 0.0,
-        }
-        row["target"] = ("met" if row["best_captured"] >= 0.5 or row["cost_best_captured"] >= 0.5 else "missed") \
-            if row["headroom_pct"] >= 15 else "n/a (headroom < 15%)"
-        rows.append(row)
         with open(os.path.join(folder, "policies.json"), "w") as f:
             json.dump({"plain": report, "cost_weighted": cost_report}, f, indent=1)
+        rows.append(map_row(w, segment_macs(model), report, cost_report, branch0_validation_accuracy(folder)))
     os.makedirs(a.runs, exist_ok=True)
     with open(os.path.join(a.runs, "headroom_map.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    lines = ["| branch0_width | branch 0 / trunk MACs | branch 0 test % | BranchyNet test % | exit share % "
+    lines = ["| branch0_width | branch 0 / trunk MACs | branch 0 alone, val % | BranchyNet test % | exit share % "
              "| headroom | best policy (captured, Δacc) | best cost-weighted (captured, Δacc) | ≥ 50% where ≥ 15% |",
              "|---:|---:|---:|---:|---|---:|---|---|---|"]
     for r in rows:
         lines.append(
-            f"| {r['branch0_width']} | {r['cost_ratio']:.3f} | {100 * r['branch0_test_accuracy']:.2f} "
+            f"| {r['branch0_width']} | {r['cost_ratio']:.3f} | {100 * r['branch0_validation_accuracy']:.2f} "
             f"| {100 * r['branchy_accuracy']:.2f} | {r['branchy_exit_share']} | {r['headroom_pct']:.1f}% "
             f"| {r['best_policy']} ({100 * r['best_captured']:.0f}%, {100 * r['best_accuracy_change']:+.2f}) "
             f"| {r['cost_best_policy']} ({100 * r['cost_best_captured']:.0f}%, "
