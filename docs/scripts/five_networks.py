@@ -138,8 +138,8 @@ def policy_table(net, report, rows):
              "| last-exit p99 µs | img/s b=64 | buffered B | agreement | headroom captured |",
              "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        captured = r["headroom_captured"]
-        captured = f"{100 * captured:.0f}%" if isinstance(captured, (int, float)) else "–"
+        captured = r["headroom_captured"]  # meaningless for full, which runs no branch
+        captured = f"{100 * captured:.0f}%" if isinstance(captured, (int, float)) and r["policy"] != "full" else "–"
         lines.append(f"| {r['policy']} | {fmt_pct(r['accuracy'])} | {100 * r['change']:+.2f} | {r['exit_share']} "
                      f"| {r['macs']:,.0f} | {r['latency_us']:.1f} | {r['p99_us']:.1f} | {r['last_exit_p99_us']:.1f} "
                      f"| {r['throughput']:.0f} | {r['buffered_bytes']:,.0f} | {r['agreement']:.3f} | {captured} |")

@@ -9,7 +9,7 @@ share of BranchyNet's mean MACs a perfect router would save) and what the
 best predictor policy captures of it at what accuracy change.
 
     python3 docs/scripts/headroom_map.py [--trunk runs/results/b-resnet/model.safetensors]
-        [--widths 4,6,8,10,12] [--epochs 8] [--fit-limit 20000] [--runs runs/headroom] [--threads 2]
+        [--widths 4,6,8,10,12] [--epochs 8] [--fit-limit 0] [--runs runs/headroom] [--threads 2]
 
 For each width W it runs, and prints, exactly:
 
@@ -170,7 +170,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--tables-only", action="store_true",
                    help="rebuild the tables and plot from each width's policies.json, running nothing")
-    p.add_argument("--fit-limit", type=int, default=20000,
+    p.add_argument("--fit-limit", type=int, default=0,
                    help="training images that label the predictors (0: all 55,000)")
     a = p.parse_args()
     threads = ["--threads", str(a.threads)]
