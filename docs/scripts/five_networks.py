@@ -199,7 +199,17 @@ def main():
             "headroom_share": report.get("headroom_share", 0.0),
         })
     os.makedirs(a.runs, exist_ok=True)
-    write_csv(os.path.join(a.runs, "five_networks.csv"), summary)
+    # Networks not run this time keep their rows from the last run, in NETS order.
+    summary_path = os.path.join(a.runs, "five_networks.csv")
+    if os.path.exists(summary_path):
+        with open(summary_path) as f:
+            kept = [r for r in csv.DictReader(f) if r["net"] not in {s["net"] for s in summary}]
+        for r in kept:
+            for key in ("test_last_exit", "target", "trunk_minus_exit0_validation", "branchy_accuracy",
+                        "headroom_share"):
+                r[key] = float(r[key])
+        summary = sorted(summary + kept, key=lambda r: NETS.index(r["net"]))
+    write_csv(summary_path, summary)
     lines = ["| network | recipe | validation % per exit | test % (last exit) | target | trunk − exit 0 (val) "
              "| T | branchy test % | branchy exit share % | oracle headroom |",
              "|---|---|---|---:|---:|---:|---|---:|---|---:|"]
