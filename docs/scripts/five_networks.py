@@ -25,11 +25,8 @@ import argparse
 import csv
 import json
 import os
-import subprocess
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BRANCHY = os.path.join(ROOT, "bin", "branchy")
+from branchy_runs import BRANCHY, ROOT, epochs_logged, run
 NETS = ["b-lenet", "b-alexnet", "b-resnet", "b-resnext", "b-densenet"]
 
 # Each network's training recipe and the test accuracy of its last exit it
@@ -59,30 +56,11 @@ def metadata(path):
         return json.loads(f.read(size)).get("__metadata__", {})
 
 
-def run(args, capture=False):
-    print("$ " + " ".join(["bin/branchy"] + args[1:]), flush=True)
-    done = subprocess.run(args, check=False, text=True, capture_output=capture)
-    if done.returncode != 0:
-        if capture:
-            sys.stderr.write(done.stderr)
-        sys.exit(f"five_networks: {args[1]} failed with exit status {done.returncode}")
-    return done.stdout
-
-
 def recipe_args(net, epochs_override):
     args = list(RECIPES[net][0])
     if epochs_override:
         args[args.index("--epochs") + 1] = str(epochs_override)
     return args
-
-
-def epochs_logged(folder):
-    """Epoch rows in the run's train_log.csv (0 when there is none)."""
-    try:
-        with open(os.path.join(folder, "train_log.csv")) as f:
-            return max(0, sum(1 for _ in f) - 1)
-    except FileNotFoundError:
-        return 0
 
 
 def train(net, folder, args, threads):

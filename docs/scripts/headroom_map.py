@@ -31,33 +31,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BRANCHY = os.path.join(ROOT, "bin", "branchy")
+from branchy_runs import BRANCHY, ROOT, epochs_logged, run
 PREDICTORS = [["exit", "--placement", "first"], ["exit", "--placement", "input"], ["exit", "--placement", "each"],
               ["skip", "--placement", "each"], ["entropy", "--placement", "each"]]
 COST_WEIGHTED = [["exit", "--placement", "each"], ["skip", "--placement", "each"]]
 MAX_DROP = 0.005  # the accuracy (a fraction) a policy may lose against BranchyNet and still count
-
-
-def run(args, capture=False):
-    print("$ " + " ".join(["bin/branchy"] + args[1:]), flush=True)
-    done = subprocess.run(args, check=False, text=True, capture_output=capture)
-    if done.returncode != 0:
-        if capture:
-            sys.stderr.write(done.stderr)
-        sys.exit(f"headroom_map: {args[1]} failed with exit status {done.returncode}")
-    return done.stdout
-
-
-def epochs_logged(folder):
-    try:
-        with open(os.path.join(folder, "train_log.csv")) as f:
-            return max(0, sum(1 for _ in f) - 1)
-    except FileNotFoundError:
-        return 0
 
 
 def segment_macs(model):
