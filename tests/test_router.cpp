@@ -96,6 +96,38 @@ class SpyLayer : public Layer {
   int64_t* seen_;
 };
 
+// Recorded outputs of N samples (label 0) on the three exits of `net`, with
+// avg features at both branch points whose first column half tells whether
+// the branch there is confident: branch 0 is confident when a + noise > 0
+// (noise as large as the signal a), and wrong when it is not; branch 1 is
+// the same with its own b when `branch1_half_told`, else never confident
+// (and point 1 then reads a). The trunk is always right.
+PredictorData half_told_data(const BranchyNet& net, int64_t N, uint64_t seed, bool branch1_half_told) {
+  Rng rng(seed);
+  PredictorData d;
+  d.outputs.labels.assign(N, 0);
+  d.outputs.predictions.assign(3, std::vector<int>(N, 0));
+  d.outputs.entropies.assign(3, std::vector<float>(N, 1.2f));
+  d.outputs.loss_sums.assign(3, 0.0);
+  d.features.assign(3, Tensor());
+  const FeatureSpec avg = FeatureSpec::parse("avg");
+  const int64_t F0 = avg.width(net.stage_output_shape(0)), F1 = avg.width(net.stage_output_shape(1));
+  d.features[1] = Tensor(Shape{N, F0});
+  d.features[2] = Tensor(Shape{N, F1});
+  for (int64_t n = 0; n < N; ++n) {
+    const float a = static_cast<float>(rng.normal());
+    const float b = branch1_half_told ? static_cast<float>(rng.normal()) : a;
+    if (a + static_cast<float>(rng.normal()) > 0)
+      d.outputs.entropies[0][n] = 0.1f;  // branch 0 confident
+    else
+      d.outputs.predictions[0][n] = 1;  // and wrong, which fallback routing never answers with
+    if (branch1_half_told && b + static_cast<float>(rng.normal()) > 0) d.outputs.entropies[1][n] = 0.1f;
+    d.features[1][n * F0] = a;
+    d.features[2][n * F1] = b;
+  }
+  return d;
+}
+
 }  // namespace
 
 TEST_CASE("calibration's replayed figures equal really running the early-exit policy", "[router]") {
@@ -472,31 +504,7 @@ TEST_CASE("cost weighting makes skip-pred err where mistakes are cheap", "[route
   // the doubt evenly, a cost-weighted one should lean to trying.
   auto net = small_b_resnet(19);
   REQUIRE(net->branch_macs(0) * 2 < net->stage_macs(1) + net->stage_macs(2));
-  const int64_t N = 2000;
-  auto make_data = [&](uint64_t seed) {
-    Rng rng(seed);
-    PredictorData d;
-    d.outputs.labels.assign(N, 0);
-    d.outputs.predictions.assign(3, std::vector<int>(N, 0));  // right, but branch 0 when not confident
-    d.outputs.entropies.assign(3, std::vector<float>(N, 1.2f));
-    d.outputs.loss_sums.assign(3, 0.0);
-    d.features.assign(3, Tensor());
-    const FeatureSpec avg = FeatureSpec::parse("avg");
-    const int64_t F0 = avg.width(net->stage_output_shape(0)), F1 = avg.width(net->stage_output_shape(1));
-    d.features[1] = Tensor(Shape{N, F0});
-    d.features[2] = Tensor(Shape{N, F1});
-    for (int64_t n = 0; n < N; ++n) {
-      const float a = static_cast<float>(rng.normal());
-      if (a + static_cast<float>(rng.normal()) > 0)
-        d.outputs.entropies[0][n] = 0.1f;  // branch 0 confident
-      else
-        d.outputs.predictions[0][n] = 1;  // and wrong, which fallback routing never answers with
-      d.features[1][n * F0] = a;
-      d.features[2][n * F1] = a;
-    }
-    return d;
-  };
-  const PredictorData train = make_data(3), test = make_data(4);
+  const PredictorData train = half_told_data(*net, 2000, 3, false), test = half_told_data(*net, 2000, 4, false);
   const std::vector<float> thresholds = {0.5f, 0.5f};
   const RecordedRun recorded = recorded_run(test.outputs);
   auto fit_and_route = [&](bool cost_weighted) {
@@ -533,30 +541,7 @@ TEST_CASE("a knob per branch point is never worse than the one knob, and routes 
   // Gates at both points of a b-resnet, on recorded outputs whose branch
   // confidence the features half tell (as in the cost-weighting case above).
   auto net = small_b_resnet(23);
-  const int64_t N = 1500;
-  auto make_data = [&](uint64_t seed) {
-    Rng rng(seed);
-    PredictorData d;
-    d.outputs.labels.assign(N, 0);
-    d.outputs.predictions.assign(3, std::vector<int>(N, 0));
-    d.outputs.entropies.assign(3, std::vector<float>(N, 1.2f));
-    d.outputs.loss_sums.assign(3, 0.0);
-    d.features.assign(3, Tensor());
-    const FeatureSpec avg = FeatureSpec::parse("avg");
-    const int64_t F0 = avg.width(net->stage_output_shape(0)), F1 = avg.width(net->stage_output_shape(1));
-    d.features[1] = Tensor(Shape{N, F0});
-    d.features[2] = Tensor(Shape{N, F1});
-    for (int64_t n = 0; n < N; ++n) {
-      const float a = static_cast<float>(rng.normal()), b = static_cast<float>(rng.normal());
-      if (a + static_cast<float>(rng.normal()) > 0) d.outputs.entropies[0][n] = 0.1f;
-      if (b + static_cast<float>(rng.normal()) > 0) d.outputs.entropies[1][n] = 0.1f;
-      if (d.outputs.entropies[0][n] > 1.0f) d.outputs.predictions[0][n] = 1;  // unconfident and wrong
-      d.features[1][n * F0] = a;
-      d.features[2][n * F1] = b;
-    }
-    return d;
-  };
-  const PredictorData train = make_data(7), held_out = make_data(8);
+  const PredictorData train = half_told_data(*net, 1500, 7, true), held_out = half_told_data(*net, 1500, 8, true);
   const std::vector<float> thresholds = {0.5f, 0.5f};
   for (PredictorKind kind : {PredictorKind::skip, PredictorKind::exit}) {
     for (bool trust : {false, true}) {
