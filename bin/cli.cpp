@@ -259,6 +259,9 @@ CLI::App* add_fit_predictor(CLI::App& app, FitPredictorArgs& a) {
   add_real(c, "--lr", a.learning_rate, [](double v) { return v > 0; }, "> 0", "Adam learning rate");
   add_count(c, "--seed", a.seed, 0, "seed of the predictor's weights and batch order");
   c->add_option("--out", a.out_dir, "where the sweep files go (default: the model's folder)")->type_name("DIR");
+  c->add_flag("--test-sweep", a.test_sweep,
+              "also sweep the knob on the test split and report whether the chosen knob\n"
+              "keeps --max-drop there (the choice itself is made on validation only)");
   add_data(c, a.data, " (default: the model's)");
   add_threads(c, a.threads);
   c->add_flag("--dry-run", a.dry_run, "do not store the predictor in the model");

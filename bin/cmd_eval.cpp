@@ -62,6 +62,11 @@ void print_json(const EvalArgs& args, const BranchyNet& net, int64_t samples, co
     if (comparison.has_branchy) {
       j["accuracy_change"] = p.accuracy_change;
       j["agreement"] = p.agreement;
+      if (r.knob_choice) j["misses_max_drop"] = p.misses_max_drop;
+    }
+    if (r.knob_choice) {
+      j["max_drop"] = r.knob_choice->max_drop;
+      j["held_out_change"] = r.knob_choice->held_out_change;
     }
     if (comparison.has_oracle) j["headroom_captured"] = p.headroom_captured;
     by_name[r.name] = j;
@@ -76,7 +81,8 @@ void print_table(const EvalArgs& args, const Comparison& comparison) {
       "vs branchy: accuracy change in points. headroom: share of the oracle's saving over branchy (%s MACs,\n"
       "%.1f%% of branchy's) this policy captures. agree: share of samples at branchy's exit.\n"
       "latency: batch 1; segments: what the stages and branches each sample ran, timed alone, predict;\n"
-      "latency above it is the routing's own cost (entropy, predictors, regrouping).\n",
+      "latency above it is the routing's own cost (entropy, predictors, regrouping).\n"
+      "!: a predictor policy that loses more against branchy than the max drop its knob was chosen for.\n",
       comparison.has_oracle ? format_count(static_cast<int64_t>(comparison.headroom_macs)).c_str() : "-",
       100.0 * comparison.headroom_share);
 }

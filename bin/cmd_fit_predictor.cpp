@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "bin/commands.h"
 #include "bin/common.h"
@@ -51,9 +52,9 @@ std::string shares_text(const std::vector<double>& shares) {
   return text;
 }
 
-void print_choice(const std::string& policy, const KnobChoice& c, double max_drop) {
-  std::printf("\n%s on held-out samples (BranchyNet: accuracy %.4f, %s MACs, exits %s %%)\n", policy.c_str(),
-              c.branchy.accuracy, format_count(static_cast<int64_t>(c.branchy.mean_macs)).c_str(),
+// The frontier of a sweep as a table, * at the chosen knob.
+void print_frontier(const std::string& title, const KnobChoice& c) {
+  std::printf("\n%s (BranchyNet: accuracy %.4f, %s MACs, exits %s %%)\n", title.c_str(), c.branchy.accuracy, format_count(static_cast<int64_t>(c.branchy.mean_macs)).c_str(),
               shares_text(c.branchy.exit_share).c_str());
   TextTable table({"knob", "accuracy", "change", "MACs/sample", "vs branchy MACs", "exit share %", "agreement"});
   for (const KnobSetting& s : c.frontier)
@@ -63,6 +64,10 @@ void print_choice(const std::string& policy, const KnobChoice& c, double max_dro
                    fixed(s.summary.mean_macs / c.branchy.mean_macs, 3), shares_text(s.summary.exit_share),
                    fixed(s.agreement, 3)});
   std::fputs(table.render().c_str(), stdout);
+}
+
+void print_choice(const std::string& policy, const KnobChoice& c, double max_drop) {
+  print_frontier(policy + " on held-out samples", c);
   std::printf("chosen knob %g: the cheapest within %.4f of BranchyNet's accuracy (frontier above, * marks it)\n",
               c.chosen.knob, max_drop);
   if (c.point_knobs.empty()) return;
@@ -74,24 +79,56 @@ void print_choice(const std::string& policy, const KnobChoice& c, double max_dro
               c.refined.summary.mean_macs / c.branchy.mean_macs);
 }
 
-void write_sweep(const std::string& out_dir, const std::string& policy, const KnobChoice& c) {
-  std::string file_name = policy;  // "exit-pred@first:trust" -> "exit-pred_first_trust"
-  std::replace_if(file_name.begin(), file_name.end(), [](char ch) { return ch == '@' || ch == ':'; }, '_');
-  const std::string stem = out_dir + "/fit_" + file_name;
-  CsvWriter csv(stem + ".csv", {"knob", "accuracy", "mean_macs", "agreement", "on_frontier", "chosen"});
-  std::vector<double> macs, accuracy;
+// The choice carried to the test split: its frontier there, and whether the
+// knobs chosen on validation keep max_drop.
+void print_test_check(const std::string& policy, const KnobChoice& test, double max_drop) {
+  print_frontier(policy + " on the test split, the knob as chosen on validation", test);
+  const double change = test.refined.summary.accuracy - test.branchy.accuracy;
+  const bool kept = change >= -max_drop - 1e-9;
+  std::printf("on test the chosen knob%s: accuracy %.4f (%+.2f against BranchyNet), %.3f of its MACs: %s\n",
+              test.point_knobs.empty() ? "" : "s per point", test.refined.summary.accuracy, 100.0 * change,
+              test.refined.summary.mean_macs / test.branchy.mean_macs,
+              kept ? "keeps --max-drop" : ("MISSES --max-drop " + fixed(max_drop, 4) + " (unstable)").c_str());
+}
+
+// One sweep's rows: knob, accuracy, MACs, agreement, frontier and choice.
+void add_sweep_rows(CsvWriter& csv, const std::string& split, const KnobChoice& c) {
   for (const KnobSetting& s : c.sweep) {
     bool on_frontier = false;
     for (const KnobSetting& f : c.frontier) on_frontier |= f.knob == s.knob;
-    csv.row({csv_number(s.knob), csv_number(s.summary.accuracy), csv_number(s.summary.mean_macs),
+    csv.row({split, csv_number(s.knob), csv_number(s.summary.accuracy), csv_number(s.summary.mean_macs),
              csv_number(s.agreement), on_frontier ? "1" : "0", s.knob == c.chosen.knob ? "1" : "0"});
+  }
+  csv.row({split + ":branchy", "", csv_number(c.branchy.accuracy), csv_number(c.branchy.mean_macs), "1", "", ""});
+}
+
+void add_sweep_series(SvgPlot& plot, const std::string& split, const KnobChoice& c) {
+  std::vector<double> macs, accuracy;
+  for (const KnobSetting& s : c.sweep) {
     macs.push_back(s.summary.mean_macs);
     accuracy.push_back(s.summary.accuracy);
   }
-  SvgPlot plot(policy + ": accuracy against mean MACs over its knob (held-out)", "mean MACs per sample", "accuracy");
-  plot.add_series(policy, macs, accuracy, SeriesStyle::points);
-  plot.add_series("branchy", {c.branchy.mean_macs}, {c.branchy.accuracy}, SeriesStyle::points);
-  plot.add_point_label(c.chosen.summary.mean_macs, c.chosen.summary.accuracy, "chosen " + fixed(c.chosen.knob, 2));
+  plot.add_series(split, macs, accuracy, SeriesStyle::points);
+  plot.add_series("branchy (" + split + ")", {c.branchy.mean_macs}, {c.branchy.accuracy}, SeriesStyle::points);
+  plot.add_point_label(c.refined.summary.mean_macs, c.refined.summary.accuracy,
+                       "chosen " + fixed(c.chosen.knob, 2) + " (" + split + ")");
+}
+
+// fit_<policy>.csv and .svg: the sweep on held-out validation samples and,
+// with --test-sweep, on the test split.
+void write_sweep(const std::string& out_dir, const std::string& policy, const KnobChoice& c,
+                 const KnobChoice* test) {
+  std::string file_name = policy;  // "exit-pred@first:trust" -> "exit-pred_first_trust"
+  std::replace_if(file_name.begin(), file_name.end(), [](char ch) { return ch == '@' || ch == ':'; }, '_');
+  const std::string stem = out_dir + "/fit_" + file_name;
+  CsvWriter csv(stem + ".csv", {"split", "knob", "accuracy", "mean_macs", "agreement", "on_frontier", "chosen"});
+  add_sweep_rows(csv, "validation", c);
+  SvgPlot plot(policy + ": accuracy against mean MACs over its knob", "mean MACs per sample", "accuracy");
+  add_sweep_series(plot, "validation", c);
+  if (test) {
+    add_sweep_rows(csv, "test", *test);
+    add_sweep_series(plot, "test", *test);
+  }
   plot.save(stem + ".svg");
   std::printf("wrote %s.csv and %s.svg\n", stem.c_str(), stem.c_str());
 }
@@ -126,6 +163,11 @@ int command_fit_predictor(const FitPredictorArgs& args) {
                                       : data.validation.slice(half, data.validation.size(), "validation[1]");
   const PredictorData fit_data = collect(net, *predictor, fit_set, normalizer, fit_set.name);
   const PredictorData knob_data = collect(net, *predictor, knob_set, normalizer, knob_set.name);
+  std::optional<PredictorData> test_data;
+  if (args.test_sweep) {
+    if (data.test.size() == 0) throw UsageError("--test-sweep: the data has no test split");
+    test_data = collect(net, *predictor, data.test, normalizer, data.test.name);
+  }
   const auto shares_on = [&](const PredictorData& d) {
     return summarize_route(replay_route(net, recorded_run(d.outputs), BranchyRule(net, thresholds)),
                            d.outputs.labels, net.num_exits());
@@ -152,7 +194,12 @@ int command_fit_predictor(const FitPredictorArgs& args) {
     const KnobChoice choice = choose_knob(*predictor, net, knob_data, thresholds, trust, args.max_drop);
     const std::string name = predictor_policy(net, *predictor, thresholds, trust).name;
     print_choice(name, choice, args.max_drop);
-    write_sweep(out_dir.empty() ? "." : out_dir, name, choice);
+    std::optional<KnobChoice> on_test;
+    if (test_data) {
+      on_test = replay_knob_choice(*predictor, net, *test_data, thresholds, trust);
+      print_test_check(name, *on_test, args.max_drop);
+    }
+    write_sweep(out_dir.empty() ? "." : out_dir, name, choice, on_test ? &*on_test : nullptr);
   }
   std::printf("%s costs %s MACs per sample at each point it reads\n", predictor->name().c_str(),
               format_count(predictor->macs(predictor->points().front())).c_str());

@@ -91,6 +91,7 @@ struct FitPredictorArgs {
   float learning_rate = 2e-3f;
   uint64_t seed = 1;
   std::optional<std::string> out_dir;    // unset: the model's folder
+  bool test_sweep = false;               // also sweep the knob on the test split
   DataArgs data;
   bool dry_run = false;
   int threads = 1;

@@ -31,6 +31,8 @@ Comparison compare_policies(const std::vector<PolicyReport>& reports) {
     if (branchy) {
       p.accuracy_change = r.accuracy - branchy->accuracy;
       p.agreement = exit_agreement(r, *branchy);
+      // 1e-9: accuracies are counts over the same samples; equal is within.
+      p.misses_max_drop = r.knob_choice && p.accuracy_change < -r.knob_choice->max_drop - 1e-9;
     }
     if (c.has_oracle && c.headroom_macs > 0) p.headroom_captured = (branchy->mean_macs - r.mean_macs) / c.headroom_macs;
     c.policies.push_back(p);
@@ -44,7 +46,7 @@ std::string comparison_table(const Comparison& c, int throughput_batch) {
                    "img/s b=" + std::to_string(throughput_batch), "buffered B mean/peak"});
   for (const PolicyComparison& p : c.policies) {
     const PolicyReport& r = *p.report;
-    table.add_row({r.name, fixed(100.0 * r.accuracy, 2), c.has_branchy ? fixed(100.0 * p.accuracy_change, 2) : "-",
+    table.add_row({r.name, fixed(100.0 * r.accuracy, 2), c.has_branchy ? fixed(100.0 * p.accuracy_change, 2) + (p.misses_max_drop ? " !" : "") : "-",
                    percent_shares(r.exit_share), percent_shares(r.exit_accuracy),
                    format_count(static_cast<int64_t>(r.mean_macs)),
                    c.has_oracle ? fixed(100.0 * p.headroom_captured, 0) + "%" : "-",

@@ -21,6 +21,9 @@ struct PolicyComparison {
   double accuracy_change = 0;   // against branchy (0 when there is none)
   double agreement = 0;         // share of samples at branchy's exit (0 when there is none)
   double headroom_captured = 0; // (branchy MACs - policy MACs) / headroom; 0 without an oracle
+  // A predictor policy that loses more than the max_drop its knob was chosen
+  // for (on held-out validation samples) against branchy on these samples.
+  bool misses_max_drop = false;
 };
 
 struct Comparison {
@@ -32,7 +35,8 @@ struct Comparison {
 
 Comparison compare_policies(const std::vector<PolicyReport>& reports);
 
-// The comparison as a text table (one row per policy).
+// The comparison as a text table (one row per policy); a "!" after the
+// change against branchy marks a policy that misses its max_drop.
 std::string comparison_table(const Comparison& comparison, int throughput_batch);
 // Every policy's accuracy against measured latency (batch 1) and against mean MACs.
 void write_comparison_plots(const Comparison& comparison, const std::string& title, const std::string& latency_svg,

@@ -77,6 +77,7 @@ PolicyReport answer_all(const Policy& policy, int num_exits, const Dataset& data
   PolicyReport report;
   static_cast<RouteSummary&>(report) = summarize_route(all, data.labels, num_exits);
   report.name = policy.name;
+  report.knob_choice = policy.knob_choice;
   report.exits = std::move(all.exit);
   report.predictions = std::move(all.prediction);
   report.tried = std::move(all.tried);

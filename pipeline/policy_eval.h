@@ -12,6 +12,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,7 @@ struct PolicyReport : RouteSummary {
   double predicted_latency_us = 0;            // from segment times; 0 when not measured
   std::vector<int> exits, predictions;        // per sample, for agreement measures
   std::vector<BranchSet> tried;               // per sample
+  std::optional<KnobChoiceNote> knob_choice;  // the policy's, when a predictor's
 
   Json to_json() const;
 };

@@ -236,16 +236,22 @@ void refine_point_knobs(Predictor& predictor, BranchyNet& net, const RecordedRun
 
 }  // namespace
 
-KnobChoice choose_knob(Predictor& predictor, BranchyNet& net, const PredictorData& held_out,
-                       const std::vector<float>& thresholds, bool trust, double max_drop) {
-  const int K = net.num_exits() - 1;
-  RecordedRun run = recorded_run(held_out.outputs);
+namespace {
+
+// The recorded samples with the predictor's scores at every point it reads.
+RecordedRun scored_run(Predictor& predictor, const PredictorData& data) {
+  RecordedRun run = recorded_run(data.outputs);
   for (int point : predictor.points())
-    run.scores[point + 1] = predictor.scores_from_features(point, held_out.features[point + 1]);
-  const std::vector<int>& labels = held_out.outputs.labels;
-  const std::vector<int> reference_exits = branchy_exits(net, held_out.outputs, thresholds);
+    run.scores[point + 1] = predictor.scores_from_features(point, data.features[point + 1]);
+  return run;
+}
+
+// BranchyNet on the recorded samples, every knob of the grid, and the
+// frontier: the settings no other beats on both accuracy and MACs.
+KnobChoice sweep_grid(Predictor& predictor, BranchyNet& net, const RecordedRun& run, const std::vector<int>& labels,
+                      const std::vector<int>& reference_exits, const std::vector<float>& thresholds, bool trust) {
   KnobChoice choice;
-  choice.branchy = summarize_route(replay_route(net, run, BranchyRule(net, thresholds)), labels, K + 1);
+  choice.branchy = summarize_route(replay_route(net, run, BranchyRule(net, thresholds)), labels, net.num_exits());
   for (double knob : knob_grid(predictor.settings())) {
     KnobSetting s =
         route_setting(net, run, *predictor_rule(predictor, thresholds, trust, knob), labels, reference_exits);
@@ -263,6 +269,17 @@ KnobChoice choose_knob(Predictor& predictor, BranchyNet& net, const PredictorDat
       best = s.summary.accuracy;
       choice.frontier.push_back(s);
     }
+  return choice;
+}
+
+}  // namespace
+
+KnobChoice choose_knob(Predictor& predictor, BranchyNet& net, const PredictorData& held_out,
+                       const std::vector<float>& thresholds, bool trust, double max_drop) {
+  const RecordedRun run = scored_run(predictor, held_out);
+  const std::vector<int>& labels = held_out.outputs.labels;
+  const std::vector<int> reference_exits = branchy_exits(net, held_out.outputs, thresholds);
+  KnobChoice choice = sweep_grid(predictor, net, run, labels, reference_exits, thresholds, trust);
   choice.chosen = choice.frontier.back();  // the most accurate, when none is within max_drop
   for (const KnobSetting& s : choice.frontier)
     if (s.summary.accuracy >= choice.branchy.accuracy - max_drop) {
@@ -273,6 +290,27 @@ KnobChoice choose_knob(Predictor& predictor, BranchyNet& net, const PredictorDat
   choice.refined = choice.chosen;
   if (predictor.settings().placement == Placement::each)
     refine_point_knobs(predictor, net, run, thresholds, labels, reference_exits, trust, max_drop, choice);
+  predictor.set_choice_note(trust, {max_drop, choice.refined.summary.accuracy - choice.branchy.accuracy});
+  return choice;
+}
+
+KnobChoice replay_knob_choice(Predictor& predictor, BranchyNet& net, const PredictorData& samples,
+                              const std::vector<float>& thresholds, bool trust) {
+  const RecordedRun run = scored_run(predictor, samples);
+  const std::vector<int>& labels = samples.outputs.labels;
+  const std::vector<int> reference_exits = branchy_exits(net, samples.outputs, thresholds);
+  KnobChoice choice = sweep_grid(predictor, net, run, labels, reference_exits, thresholds, trust);
+  const PredictorSettings& settings = predictor.settings();
+  choice.chosen = route_setting(net, run, *predictor_rule(predictor, thresholds, trust, settings.knob(trust)), labels,
+                                reference_exits);
+  choice.chosen.knob = settings.knob(trust);
+  choice.refined = choice.chosen;
+  const std::vector<double>& point_knobs = trust ? settings.trust_point_knobs : settings.fallback_point_knobs;
+  if (!point_knobs.empty()) {
+    choice.point_knobs = point_knobs;
+    choice.refined = route_setting(net, run, *predictor_rule(predictor, thresholds, trust), labels, reference_exits);
+    choice.refined.knob = choice.chosen.knob;
+  }
   return choice;
 }
 

@@ -86,7 +86,16 @@ struct KnobChoice {
 // a knob per point, by coordinate search over the same grid (each point's
 // knob in turn, the others held, two passes), with the same aim: the fewest
 // MACs within max_drop of BranchyNet's accuracy, else the most accurate.
+// Stores the aim and the held-out accuracy change in the predictor too
+// (PredictorSettings::trust_choice / fallback_choice).
 KnobChoice choose_knob(Predictor& predictor, BranchyNet& net, const PredictorData& held_out,
                        const std::vector<float>& thresholds, bool trust, double max_drop);
+
+// The same sweep on other samples (the test split), with the knobs as the
+// predictor stores them: `chosen` is the one knob's setting there, `refined`
+// the knobs per point's (when there are any). Changes nothing: it shows
+// whether the choice, and the frontier, carry over from validation.
+KnobChoice replay_knob_choice(Predictor& predictor, BranchyNet& net, const PredictorData& samples,
+                              const std::vector<float>& thresholds, bool trust);
 
 }  // namespace branchy

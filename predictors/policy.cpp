@@ -84,7 +84,9 @@ std::string predictor_policy_name(const PredictorSettings& settings) {
 Policy predictor_policy(BranchyNet& net, Predictor& predictor, std::vector<float> thresholds, bool trust) {
   std::string name = predictor_policy_name(predictor.settings());
   if (has_trust_choice(predictor.settings())) name += trust ? ":trust" : ":fallback";
-  return routed_policy(name, net, predictor_rule(predictor, std::move(thresholds), trust));
+  Policy policy = routed_policy(name, net, predictor_rule(predictor, std::move(thresholds), trust));
+  policy.knob_choice = predictor.settings().choice(trust);
+  return policy;
 }
 
 std::vector<Policy> policies_by_name(const std::vector<std::string>& names, BranchyNet& net,

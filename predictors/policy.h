@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,8 @@ struct Policy {
   std::function<RouteResult(const Tensor& images, int64_t first, bool with_trace)> run;
   // Untimed work on the whole evaluated set before any run (may be empty).
   std::function<void(const Tensor& all_images)> prepare;
+  // A predictor policy: what its knob was chosen for (unset otherwise).
+  std::optional<KnobChoiceNote> knob_choice;
 };
 
 // A policy that routes every batch with `rule`.

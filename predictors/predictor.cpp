@@ -62,6 +62,10 @@ void PredictorSettings::check() const {
                 ": knobs per branch point belong to predictors at each point");
   for (const std::vector<double>* knobs : {&trust_point_knobs, &fallback_point_knobs})
     for (double k : *knobs) BRANCHY_CHECK(std::isfinite(k), name(), ": a knob per point is ", k, ", not finite");
+  for (const std::optional<KnobChoiceNote>* note : {&trust_choice, &fallback_choice})
+    BRANCHY_CHECK(!*note || (std::isfinite((*note)->max_drop) && (*note)->max_drop >= 0 &&
+                             std::isfinite((*note)->held_out_change)),
+                  name(), ": a knob choice's max_drop and held_out_change must be finite (max_drop >= 0)");
 }
 
 Json PredictorSettings::to_json() const {
@@ -75,6 +79,8 @@ Json PredictorSettings::to_json() const {
   j["fallback_knob"] = fallback_knob;
   if (!trust_point_knobs.empty()) j["trust_point_knobs"] = trust_point_knobs;
   if (!fallback_point_knobs.empty()) j["fallback_point_knobs"] = fallback_point_knobs;
+  for (auto [key, note] : {std::pair{"trust_choice", &trust_choice}, std::pair{"fallback_choice", &fallback_choice}})
+    if (*note) j[key] = Json{{"max_drop", (*note)->max_drop}, {"held_out_change", (*note)->held_out_change}};
   return j;
 }
 
@@ -98,6 +104,13 @@ PredictorSettings PredictorSettings::from_json(const Json& json, const std::stri
         BRANCHY_CHECK(k.is_number(), "'", key, "' must be a list of numbers");
         knobs->push_back(k.get<double>());
       }
+    }
+    for (auto [key, note] : {std::pair{"trust_choice", &s.trust_choice},
+                             std::pair{"fallback_choice", &s.fallback_choice}}) {
+      if (!json.contains(key)) continue;
+      const Json& entry = json.at(key);
+      BRANCHY_CHECK(entry.is_object(), "'", key, "' must be an object");
+      *note = KnobChoiceNote{json_double(entry, "max_drop"), json_double(entry, "held_out_change")};
     }
     s.check();
     return s;
@@ -145,6 +158,10 @@ void Predictor::set_point_knobs(bool trust, std::vector<double> knobs) {
   BRANCHY_CHECK(settings_.placement == Placement::each && knobs.size() == points_.size(), name(), ": ", knobs.size(),
                 " knobs per point for ", points_.size(), " points");
   (trust ? settings_.trust_point_knobs : settings_.fallback_point_knobs) = std::move(knobs);
+}
+
+void Predictor::set_choice_note(bool trust, KnobChoiceNote note) {
+  (trust ? settings_.trust_choice : settings_.fallback_choice) = note;
 }
 
 bool Predictor::reads(int point) const { return std::find(points_.begin(), points_.end(), point) != points_.end(); }

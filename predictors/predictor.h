@@ -18,6 +18,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,13 @@ namespace branchy {
 
 enum class PredictorKind { entropy, exit, skip };
 enum class Placement { input, first, each };
+
+// The aim a knob was chosen for and what it gave (accuracy changes are
+// fractions, against BranchyNet's on the same samples).
+struct KnobChoiceNote {
+  double max_drop = 0;
+  double held_out_change = 0;
+};
 
 struct PredictorSettings {
   PredictorKind kind = PredictorKind::exit;
@@ -52,6 +60,13 @@ struct PredictorSettings {
   std::vector<double> trust_point_knobs, fallback_point_knobs;
   // The knob at branch point `point` (the one knob when there are none per point).
   double knob(bool trust, int point) const;
+  // What fit-predictor chose each routing's knobs for: within max_drop of
+  // BranchyNet's accuracy on its held-out samples, where they changed it by
+  // held_out_change. `branchy eval` flags a policy that loses more than
+  // max_drop on the samples it measures (the test split): a knob that did
+  // not carry over. Unset in files fitted before it was stored.
+  std::optional<KnobChoiceNote> trust_choice, fallback_choice;
+  const std::optional<KnobChoiceNote>& choice(bool trust) const { return trust ? trust_choice : fallback_choice; }
 
   // "exit@first", "skip@each", ...
   std::string name() const;
@@ -78,6 +93,7 @@ class Predictor {
   void set_knob(bool trust, double knob);
   // A knob per branch point 0..K-1 (placement each only).
   void set_point_knobs(bool trust, std::vector<double> knobs);
+  void set_choice_note(bool trust, KnobChoiceNote note);
   std::string name() const { return settings_.name(); }
   // The points it reads: -1 (the input), or branch points 0..K-1.
   const std::vector<int>& points() const { return points_; }

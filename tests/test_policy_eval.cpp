@@ -8,6 +8,7 @@
 #include "engine/error.h"
 #include "engine/loss.h"
 #include "engine/rng.h"
+#include "pipeline/policy_comparison.h"
 #include "pipeline/policy_eval.h"
 #include "nets/registry.h"
 #include "pipeline/segment_timing.h"
@@ -97,4 +98,36 @@ TEST_CASE("time_segments times every stage and branch, and rejects bad requests"
   REQUIRE(t.branch[0] > 0.0);
   REQUIRE_THROWS_AS(time_segments(*net, images, 5, 1), Error);  // more samples than images
   REQUIRE_THROWS_AS(time_segments(*net, images, 2, 0), Error);
+}
+
+TEST_CASE("compare_policies flags a predictor policy that loses more than its knob's max drop", "[policy]") {
+  // 1000 samples: accuracies are counts, so the changes are exact per mille.
+  auto report = [](const std::string& name, double accuracy, std::optional<KnobChoiceNote> note) {
+    PolicyReport r;
+    r.name = name;
+    r.samples = 1000;
+    r.accuracy = accuracy;
+    r.exits.assign(1000, 0);
+    r.knob_choice = note;
+    return r;
+  };
+  const KnobChoiceNote half_point{0.005, -0.001};
+  const std::vector<PolicyReport> reports = {
+      report("branchy", 0.900, std::nullopt),
+      report("kept", 0.895, half_point),                // exactly max_drop: within
+      report("missed", 0.894, half_point),              // one sample more: flagged
+      report("no-note", 0.800, std::nullopt),           // not a predictor policy: never flagged
+      report("gained", 0.910, KnobChoiceNote{0.0, 0.0}),
+  };
+  const Comparison c = compare_policies(reports);
+  REQUIRE(c.policies.size() == 5);
+  REQUIRE(!c.policies[1].misses_max_drop);
+  REQUIRE(c.policies[2].misses_max_drop);
+  REQUIRE(!c.policies[3].misses_max_drop);
+  REQUIRE(!c.policies[4].misses_max_drop);
+  // The text table marks the flagged row only.
+  const std::string table = comparison_table(c, 64);
+  REQUIRE(table.find("-0.60 !") != std::string::npos);
+  REQUIRE(table.find("-0.50 !") == std::string::npos);
+  REQUIRE(table.find("-10.00 !") == std::string::npos);
 }

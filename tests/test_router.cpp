@@ -256,6 +256,7 @@ TEST_CASE("predictors survive the model file; a mismatched tensor is named", "[r
   for (auto& p : every_predictor(*net)) info.replace_predictor(p);
   info.predictors[2]->set_knob(true, 0.3);
   info.predictors[3]->set_point_knobs(false, {0.2, 0.8});  // skip@each: a knob per branch point
+  info.predictors[3]->set_choice_note(false, {0.005, -0.0025});
   save_model(path, *net, info);
   LoadedModel loaded = load_model(path);
   REQUIRE(loaded.info.predictors.size() == info.predictors.size());
@@ -276,6 +277,12 @@ TEST_CASE("predictors survive the model file; a mismatched tensor is named", "[r
   }
   REQUIRE(loaded.info.predictors[3]->settings().fallback_point_knobs == std::vector<double>{0.2, 0.8});
   REQUIRE(loaded.info.predictors[3]->settings().knob(false, 1) == 0.8);
+  const std::optional<KnobChoiceNote>& note = loaded.info.predictors[3]->settings().fallback_choice;
+  REQUIRE(note);
+  REQUIRE(note->max_drop == 0.005);
+  REQUIRE(note->held_out_change == -0.0025);
+  REQUIRE(!loaded.info.predictors[3]->settings().trust_choice);
+  REQUIRE(!loaded.info.predictors[0]->settings().fallback_choice);  // never chosen: no note
   // Setting the one knob again clears the knobs per point.
   loaded.info.predictors[3]->set_knob(false, 0.4);
   REQUIRE(loaded.info.predictors[3]->settings().knob(false, 1) == 0.4);
@@ -284,6 +291,26 @@ TEST_CASE("predictors survive the model file; a mismatched tensor is named", "[r
   PredictorSettings again = info.predictors[0]->settings();
   info.replace_predictor(std::make_shared<Predictor>(*net, again, rng));
   REQUIRE(info.predictors.size() == 5);
+
+  // A knob choice note that is not one is an error naming the file and the key.
+  for (const auto& [bad, says] : {std::pair{Json(3), "'trust_choice' must be an object"},
+                                  std::pair{Json{{"max_drop", -1.0}, {"held_out_change", 0.0}}, "max_drop"},
+                                  std::pair{Json{{"max_drop", 0.005}}, "held_out_change"}}) {
+    Checkpoint file = load_safetensors(path);
+    Json list = parse_json(file.metadata.at("predictors"), "predictors");
+    list[0]["trust_choice"] = bad;
+    file.metadata["predictors"] = dump_json(list);
+    const std::string broken = folder.file("broken_note.safetensors");
+    save_safetensors(broken, file.tensors, file.metadata);
+    try {
+      load_model(broken);
+      FAIL("a bad knob choice note loaded");
+    } catch (const Error& e) {
+      INFO(e.what());
+      REQUIRE(std::string(e.what()).find(broken) != std::string::npos);
+      REQUIRE(std::string(e.what()).find(says) != std::string::npos);
+    }
+  }
 
   // A file whose predictor tensor does not match its metadata names the tensor.
   Checkpoint file = load_safetensors(path);
@@ -577,6 +604,28 @@ TEST_CASE("a knob per branch point is never worse than the one knob, and routes 
       REQUIRE(stored.accuracy == choice.refined.summary.accuracy);
       const std::vector<double>& knobs = trust ? p.settings().trust_point_knobs : p.settings().fallback_point_knobs;
       REQUIRE(knobs == choice.point_knobs);
+      // The note says what the knobs were chosen for and gave.
+      const std::optional<KnobChoiceNote>& note = p.settings().choice(trust);
+      REQUIRE(note);
+      REQUIRE(note->max_drop == max_drop);
+      REQUIRE(note->held_out_change == Approx(choice.refined.summary.accuracy - choice.branchy.accuracy));
+      // Replayed on the same samples, the stored choice measures as chosen;
+      // on other samples it keeps the grid and reports the stored knobs.
+      const KnobChoice same = replay_knob_choice(p, *net, held_out, thresholds, trust);
+      REQUIRE(same.chosen.knob == choice.chosen.knob);
+      REQUIRE(same.chosen.summary.mean_macs == choice.chosen.summary.mean_macs);
+      REQUIRE(same.refined.summary.accuracy == choice.refined.summary.accuracy);
+      REQUIRE(same.refined.summary.mean_macs == choice.refined.summary.mean_macs);
+      REQUIRE(same.point_knobs == choice.point_knobs);
+      REQUIRE(same.sweep.size() == choice.sweep.size());
+      REQUIRE(same.frontier.size() == choice.frontier.size());
+      const PredictorData other = half_told_data(*net, 700, 11, true);
+      const KnobChoice elsewhere = replay_knob_choice(p, *net, other, thresholds, trust);
+      REQUIRE(elsewhere.sweep.size() == choice.sweep.size());
+      REQUIRE(elsewhere.branchy.samples == 700);
+      REQUIRE(elsewhere.refined.summary.samples == 700);
+      REQUIRE(elsewhere.point_knobs == choice.point_knobs);
+      REQUIRE(p.settings().choice(trust)->held_out_change == note->held_out_change);  // replay changes nothing
     }
   }
 }

@@ -10,7 +10,7 @@ tables of docs/RESULTS.md.
 
     bin/branchy train --net NET --data fashion-mnist RECIPE --threads T --out RUNS/NET
     bin/branchy calibrate RUNS/NET/model.safetensors --threads T
-    bin/branchy fit-predictor RUNS/NET/model.safetensors --kind K --threads T     (five kinds)
+    bin/branchy fit-predictor RUNS/NET/model.safetensors --kind K --test-sweep --threads T  (five kinds)
     bin/branchy eval RUNS/NET/model.safetensors --policy all --json --threads 1 --repeats 3
 
 It resumes network by network: a network whose train_log.csv holds every
@@ -105,6 +105,10 @@ def policy_rows(report):
             "buffered_bytes": p["mean_buffered_bytes"],
             "agreement": p.get("agreement", 1.0),
             "headroom_captured": p.get("headroom_captured", ""),
+            # Stability: the change its knob gave on the held-out validation
+            # samples that chose it, and whether test loses more than max_drop.
+            "held_out_change": p.get("held_out_change", ""),
+            "misses_max_drop": p.get("misses_max_drop", ""),
         })
     return rows
 
@@ -113,14 +117,21 @@ def policy_table(net, report, rows):
     lines = [f"{net}: oracle headroom {100 * report.get('headroom_share', 0):.1f}% of BranchyNet's mean MACs "
              f"({report.get('headroom_macs', 0):,.0f} MACs/sample)", "",
              "| policy | accuracy % | vs branchy | exit share % | MACs/sample | latency µs | p99 µs "
-             "| last-exit p99 µs | img/s b=64 | buffered B | agreement | headroom captured |",
-             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| last-exit p99 µs | img/s b=64 | buffered B | agreement | headroom captured | vs branchy on val |",
+             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         captured = r["headroom_captured"]  # meaningless for full, which runs no branch
         captured = f"{100 * captured:.0f}%" if isinstance(captured, (int, float)) and r["policy"] != "full" else "–"
-        lines.append(f"| {r['policy']} | {fmt_pct(r['accuracy'])} | {100 * r['change']:+.2f} | {r['exit_share']} "
+        held_out = r["held_out_change"]
+        held_out = f"{100 * held_out:+.2f}" if isinstance(held_out, (int, float)) else "–"
+        flag = " ⚠" if r["misses_max_drop"] is True else ""
+        lines.append(f"| {r['policy']} | {fmt_pct(r['accuracy'])} | {100 * r['change']:+.2f}{flag} | {r['exit_share']} "
                      f"| {r['macs']:,.0f} | {r['latency_us']:.1f} | {r['p99_us']:.1f} | {r['last_exit_p99_us']:.1f} "
-                     f"| {r['throughput']:.0f} | {r['buffered_bytes']:,.0f} | {r['agreement']:.3f} | {captured} |")
+                     f"| {r['throughput']:.0f} | {r['buffered_bytes']:,.0f} | {r['agreement']:.3f} | {captured} "
+                     f"| {held_out} |")
+    lines += ["", "vs branchy on val: the change the policy's knob gave on the held-out validation samples that chose "
+              "it; ⚠: on test it loses more than the 0.5 points it was chosen to keep. Frontiers on validation and "
+              "test per policy: fit_*.csv and fit_*.svg beside the model."]
     return "\n".join(lines) + "\n"
 
 
@@ -147,7 +158,7 @@ def main():
         train(net, folder, args, a.threads)
         run([BRANCHY, "calibrate", model] + threads)
         for kind in PREDICTORS:
-            run([BRANCHY, "fit-predictor", model, "--kind"] + kind + threads)
+            run([BRANCHY, "fit-predictor", model, "--kind"] + kind + ["--test-sweep"] + threads)
         report = json.loads(run([BRANCHY, "eval", model, "--policy", "all", "--json", "--threads", "1", "--repeats",
                                  "3"], capture=True))
         rows = policy_rows(report)

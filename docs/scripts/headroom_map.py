@@ -16,8 +16,9 @@ For each width W it runs, and prints, exactly:
     bin/branchy train --net b-resnet --config branch0_width=W --init TRUNK --frozen-trunk
         --exit-weights 1,0,0 --epochs E ... --out RUNS/wW
     bin/branchy calibrate RUNS/wW/model.safetensors
-    bin/branchy fit-predictor RUNS/wW/model.safetensors --kind K --limit L      (five kinds)
-    bin/branchy fit-predictor RUNS/wW/cost.safetensors --kind K --cost-weighted --limit L (exit@each, skip)
+    bin/branchy fit-predictor RUNS/wW/model.safetensors --kind K --test-sweep --limit L  (five kinds)
+    bin/branchy fit-predictor RUNS/wW/cost.safetensors --kind K --cost-weighted --test-sweep --limit L
+                                                                                       (exit@each, skip)
     bin/branchy eval RUNS/wW/model.safetensors --policy all --json
     bin/branchy eval RUNS/wW/cost.safetensors --policy all --json
 
@@ -36,6 +37,7 @@ from branchy_runs import BRANCHY, ROOT, epochs_logged, run
 PREDICTORS = [["exit", "--placement", "first"], ["exit", "--placement", "input"], ["exit", "--placement", "each"],
               ["skip", "--placement", "each"], ["entropy", "--placement", "each"]]
 COST_WEIGHTED = [["exit", "--placement", "each"], ["skip", "--placement", "each"]]
+COST_WEIGHTED_POLICIES = ["skip-pred", "exit-pred@each:trust", "exit-pred@each:fallback"]
 MAX_DROP = 0.005  # the accuracy (a fraction) a policy may lose against BranchyNet and still count
 
 
@@ -53,14 +55,22 @@ def best_policy(report, names=None):
     """The predictor policy (of `names`, when given) that captures most of the headroom within MAX_DROP of
     BranchyNet's accuracy."""
     best = None
-    for name, p in report["policies"].items():
-        if name in ("full", "branchy", "oracle") or (names and name not in names):
-            continue
+    for name, p in predictor_policies(report, names):
         if p["accuracy_change"] < -MAX_DROP - 1e-12:
             continue
         if best is None or p["headroom_captured"] > best[1]["headroom_captured"]:
             best = (name, p)
     return best
+
+
+def predictor_policies(report, names=None):
+    return [(n, p) for n, p in report["policies"].items()
+            if n not in ("full", "branchy", "oracle") and (not names or n in names)]
+
+
+def unstable_policies(report, names=None, prefix=""):
+    """Predictor policies whose knob, chosen on validation to keep MAX_DROP, loses more on test."""
+    return [prefix + n for n, p in predictor_policies(report, names) if p.get("misses_max_drop") is True]
 
 
 def branch0_validation_accuracy(folder):
@@ -74,7 +84,7 @@ def map_row(w, macs, report, cost_report, branch0_accuracy):
     trunk = sum(v for k, v in macs.items() if k.startswith("stage"))
     branchy = report["policies"]["branchy"]
     best = best_policy(report)
-    cost_best = best_policy(cost_report, ["skip-pred", "exit-pred@each:trust", "exit-pred@each:fallback"])
+    cost_best = best_policy(cost_report, COST_WEIGHTED_POLICIES)
     headroom = report["headroom_share"]
     row = {
         "branch0_width": w,
@@ -94,6 +104,11 @@ def map_row(w, macs, report, cost_report, branch0_accuracy):
         "cost_best_captured": cost_best[1]["headroom_captured"] if cost_best else 0.0,
         "cost_best_accuracy_change": cost_best[1]["accuracy_change"] if cost_best else 0.0,
         "cost_captured_pct": 100 * headroom * cost_best[1]["headroom_captured"] if cost_best else 0.0,
+        # Stability: the best policy's change on the validation samples that chose its knob, and every
+        # policy that misses its max drop on test (cw: the cost-weighted fits).
+        "best_held_out_change": best[1].get("held_out_change", "") if best else "",
+        "unstable": " ".join(unstable_policies(report) + unstable_policies(cost_report, COST_WEIGHTED_POLICIES, "cw:")),
+        "policies": len(predictor_policies(report)) + len(predictor_policies(cost_report, COST_WEIGHTED_POLICIES)),
     }
     row["target"] = ("met" if row["best_captured"] >= 0.5 or row["cost_best_captured"] >= 0.5 else "missed") \
         if row["headroom_pct"] >= 15 else "n/a (headroom < 15%)"
@@ -174,7 +189,7 @@ def main():
             run(command)
         run([BRANCHY, "calibrate", model] + threads)
         shutil.copyfile(model, cost_model)
-        fit = ["--limit", str(a.fit_limit)] + threads
+        fit = ["--limit", str(a.fit_limit), "--test-sweep"] + threads
         cost_folder = os.path.join(folder, "cost")  # the cost-weighted fits' sweep files
         os.makedirs(cost_folder, exist_ok=True)
         for kind in PREDICTORS:
@@ -193,15 +208,17 @@ def main():
         writer.writeheader()
         writer.writerows(rows)
     lines = ["| branch0_width | branch 0 / trunk MACs | branch 0 alone, val % | BranchyNet test % | exit share % "
-             "| headroom | best policy (captured, Δacc) | best cost-weighted (captured, Δacc) | ≥ 50% where ≥ 15% |",
-             "|---:|---:|---:|---:|---|---:|---|---|---|"]
+             "| headroom | best policy (captured, Δacc) | best cost-weighted (captured, Δacc) | ≥ 50% where ≥ 15% "
+             "| ⚠ miss 0.5 on test |",
+             "|---:|---:|---:|---:|---|---:|---|---|---|---|"]
     for r in rows:
         lines.append(
             f"| {r['branch0_width']} | {r['cost_ratio']:.3f} | {100 * r['branch0_validation_accuracy']:.2f} "
             f"| {100 * r['branchy_accuracy']:.2f} | {r['branchy_exit_share']} | {r['headroom_pct']:.1f}% "
             f"| {r['best_policy']} ({100 * r['best_captured']:.0f}%, {100 * r['best_accuracy_change']:+.2f}) "
             f"| {r['cost_best_policy']} ({100 * r['cost_best_captured']:.0f}%, "
-            f"{100 * r['cost_best_accuracy_change']:+.2f}) | {r['target']} |")
+            f"{100 * r['cost_best_accuracy_change']:+.2f}) | {r['target']} "
+            f"| {len(r['unstable'].split())} of {r['policies']}: {r['unstable'] or '–'} |")
     table = "\n".join(lines) + "\n"
     with open(os.path.join(a.runs, "headroom_map.md"), "w") as f:
         f.write(table)
