@@ -1,6 +1,8 @@
 #include "engine/kernels.h"
 
 #include <algorithm>
+#include <cmath>
+#include <type_traits>
 
 // GCC 12 warns inside its own AVX-512 intrinsics (the "__Y = __Y" idiom) when
 // they are inlined here: a false positive in system headers, not in our code.
@@ -36,6 +38,40 @@ void add(const float* a, const float* b, float* out, int64_t n) {
   const int64_t end = vector_end(n);
   for (int64_t i = 0; i < end; i += lanes) (Vec::load_unaligned(a + i) + Vec::load_unaligned(b + i)).store_unaligned(out + i);
   for (int64_t i = end; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+namespace {
+
+// nan_max over n elements in vectors of B, the last one overlapping the one
+// before: max is idempotent, so elements done twice come out the same, even
+// when out is a or b. False (nothing done) when n is shorter than one vector.
+template <class B>
+bool nan_max_vectors(const float* a, const float* b, float* out, int64_t n) {
+  constexpr int64_t width = static_cast<int64_t>(B::size);
+  if (n < width) return false;
+  const auto one = [&](int64_t i) {
+    const B va = B::load_unaligned(a + i), vb = B::load_unaligned(b + i);
+    xsimd::select((va > vb) | xsimd::isnan(va), va, vb).store_unaligned(out + i);
+  };
+  for (int64_t i = 0; i + width <= n; i += width) one(i);
+  if (n % width) one(n - width);
+  return true;
+}
+
+}  // namespace
+
+void nan_max(const float* a, const float* b, float* out, int64_t n) {
+  // Selects, not branches: the scalar form compiles to jumps that mispredict,
+  // and pooling's rows (6 to 30 wide) are mostly tail for one AVX-512 vector,
+  // so narrower vectors take what the widest cannot.
+  if (nan_max_vectors<Vec>(a, b, out, n)) return;
+  using Eight = xsimd::make_sized_batch_t<float, 8>;
+  using Four = xsimd::make_sized_batch_t<float, 4>;
+  if constexpr (!std::is_void_v<Eight> && lanes > 8)
+    if (nan_max_vectors<Eight>(a, b, out, n)) return;
+  if constexpr (!std::is_void_v<Four> && lanes > 4)
+    if (nan_max_vectors<Four>(a, b, out, n)) return;
+  for (int64_t i = 0; i < n; ++i) out[i] = (a[i] > b[i] || a[i] != a[i]) ? a[i] : b[i];
 }
 
 void axpy(float alpha, const float* x, float* y, int64_t n) {
@@ -160,6 +196,9 @@ void relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
 }
 void add(const float* a, const float* b, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+void nan_max(const float* a, const float* b, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = std::isnan(a[i]) || std::isnan(b[i]) ? NAN : std::max(a[i], b[i]);
 }
 void axpy(float alpha, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];

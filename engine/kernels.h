@@ -14,6 +14,9 @@ void relu_forward(const float* x, float* y, int64_t n);
 void relu_backward(const float* y, const float* dy, float* dx, int64_t n);
 // out = a + b; out may be a or b.
 void add(const float* a, const float* b, float* out, int64_t n);
+// out = max(a, b), a NaN on either side winning; out may be a or b, but not
+// overlap them otherwise (max pooling).
+void nan_max(const float* a, const float* b, float* out, int64_t n);
 // y += alpha * x
 void axpy(float alpha, const float* x, float* y, int64_t n);
 // x *= alpha
@@ -38,6 +41,7 @@ namespace reference {
 void relu_forward(const float* x, float* y, int64_t n);
 void relu_backward(const float* y, const float* dy, float* dx, int64_t n);
 void add(const float* a, const float* b, float* out, int64_t n);
+void nan_max(const float* a, const float* b, float* out, int64_t n);
 void axpy(float alpha, const float* x, float* y, int64_t n);
 void scale(float* x, float alpha, int64_t n);
 double sum(const float* x, int64_t n);

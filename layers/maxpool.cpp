@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "engine/error.h"
+#include "engine/kernels.h"
 #include "engine/threads.h"
 #include "layers/pool_geometry.h"
 
@@ -68,14 +69,11 @@ void pool_framed_plane(const float* frame, int64_t frame_width, int kernel, int 
   }
 }
 
-// max that lets a NaN through from either side (values only: which of two
-// equal values wins does not matter).
-inline float nan_max(float a, float b) { return ((a > b) | (a != a)) ? a : b; }
-
 // Eval needs values only, so the window max splits into passes that
-// vectorise: the max down each column over the window's k rows, then across
-// k neighbouring columns at every position, then every stride-th of those.
-// `scratch` holds 2 * FW floats.
+// vectorise (engine/kernels.h nan_max: a NaN wins, as in the contest): the
+// max down each column over the window's k rows, then across k neighbouring
+// columns at every position, then every stride-th of those. `scratch` holds
+// 2 * FW floats.
 template <int KERNEL>
 void pool_framed_plane_values(const float* frame, int64_t frame_width, int kernel, int stride, int64_t out_height,
                               int64_t out_width, float* scratch, float* y) {
@@ -85,12 +83,10 @@ void pool_framed_plane_values(const float* frame, int64_t frame_width, int kerne
   const int64_t starts = frame_width - k + 1;
   for (int64_t oh = 0; oh < out_height; ++oh) {
     const float* top = frame + oh * stride * frame_width;  // first of the window's k rows
-    for (int64_t w = 0; w < frame_width; ++w) column_max[w] = top[w];
-    for (int r = 1; r < k; ++r)
-      for (int64_t w = 0; w < frame_width; ++w) column_max[w] = nan_max(column_max[w], top[r * frame_width + w]);
-    for (int64_t w = 0; w < starts; ++w) window_max[w] = column_max[w];
-    for (int c = 1; c < k; ++c)
-      for (int64_t w = 0; w < starts; ++w) window_max[w] = nan_max(window_max[w], column_max[w + c]);
+    std::copy_n(top, frame_width, column_max);
+    for (int r = 1; r < k; ++r) nan_max(column_max, top + r * frame_width, column_max, frame_width);
+    std::copy_n(column_max, starts, window_max);
+    for (int c = 1; c < k; ++c) nan_max(window_max, column_max + c, window_max, starts);
     for (int64_t ow = 0; ow < out_width; ++ow) y[oh * out_width + ow] = window_max[ow * stride];
   }
 }

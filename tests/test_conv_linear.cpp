@@ -74,6 +74,33 @@ TEST_CASE("element-wise kernels equal their plain twins", "[conv]") {
   add(a.data(), b.data(), fast.data(), n);
   reference::add(a.data(), b.data(), plain.data(), n);
   REQUIRE(max_abs_difference(fast, plain) == 0.0f);
+  {
+    // Max pooling's pairwise max: a NaN on either side wins, in the vectors and the tail.
+    Tensor a_nan = a.clone(), b_nan = b.clone();
+    for (int64_t i : {int64_t{3}, int64_t{40}, n - 2}) a_nan[i] = NAN;
+    for (int64_t i : {int64_t{5}, int64_t{40}, n - 1}) b_nan[i] = NAN;
+    nan_max(a_nan.data(), b_nan.data(), fast.data(), n);
+    reference::nan_max(a_nan.data(), b_nan.data(), plain.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      INFO("element " << i);
+      REQUIRE(std::isnan(fast[i]) == std::isnan(plain[i]));
+      if (!std::isnan(plain[i])) REQUIRE(fast[i] == plain[i]);
+    }
+    REQUIRE(std::isnan(fast[3]));
+    REQUIRE(std::isnan(fast[5]));
+    REQUIRE(std::isnan(fast[n - 1]));
+    REQUIRE(fast[0] == std::max(a[0], b[0]));
+    // Rows shorter than one vector, and tails of every length, out aliasing a.
+    for (int64_t length = 1; length <= 40; ++length) {
+      Tensor out_fast = a_nan.clone(), out_plain = a_nan.clone();
+      nan_max(out_fast.data(), b_nan.data(), out_fast.data(), length);
+      reference::nan_max(out_plain.data(), b_nan.data(), out_plain.data(), length);
+      for (int64_t i = 0; i < n; ++i) {
+        INFO("length " << length << ", element " << i);
+        REQUIRE((std::isnan(out_fast[i]) ? std::isnan(out_plain[i]) : out_fast[i] == out_plain[i]));
+      }
+    }
+  }
   Tensor y_fast = b.clone(), y_plain = b.clone();
   axpy(0.3f, a.data(), y_fast.data(), n);
   reference::axpy(0.3f, a.data(), y_plain.data(), n);
