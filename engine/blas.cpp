@@ -13,6 +13,19 @@ void gemm(bool transpose_a, bool transpose_b, int M, int N, int K, float alpha, 
           int lda, const float* B, int ldb, float beta, float* C, int ldc) {
   if (M == 0 || N == 0) return;
   ensure_single_threaded_blas();
+  // One row or one column of C is a matrix-vector product: sgemv reads the
+  // matrix where it lies, where sgemm would first pack all of it (a batch-1
+  // linear layer spent most of its time copying its weights).
+  if (M == 1) {  // C (1, N) = a (K) . op(B) (K, N); a's elements lie lda apart when A is (K, 1)
+    cblas_sgemv(CblasRowMajor, transpose_b ? CblasNoTrans : CblasTrans, transpose_b ? N : K, transpose_b ? K : N,
+                alpha, B, ldb, A, transpose_a ? lda : 1, beta, C, 1);
+    return;
+  }
+  if (N == 1) {  // C (M, 1) = op(A) (M, K) . b (K); b's elements lie ldb apart when B is (K, 1)
+    cblas_sgemv(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_a ? K : M, transpose_a ? M : K,
+                alpha, A, lda, B, transpose_b ? 1 : ldb, beta, C, ldc);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
               transpose_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

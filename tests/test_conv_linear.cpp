@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <tuple>
 
 #include "engine/blas.h"
 #include "engine/error.h"
@@ -30,7 +31,8 @@ struct ConvCase {
 
 TEST_CASE("gemm and gemm_parallel equal the triple loop for every transpose", "[conv]") {
   Rng rng(3);
-  const int M = 37, N = 53, K = 29;
+  // A matrix, and one row or one column of C (the matrix-vector path).
+  for (auto [M, N, K] : {std::tuple{37, 53, 29}, std::tuple{1, 53, 29}, std::tuple{37, 1, 29}, std::tuple{1, 1, 29}})
   for (bool ta : {false, true})
     for (bool tb : {false, true})
       for (int threads : {1, 2}) {
@@ -41,7 +43,7 @@ TEST_CASE("gemm and gemm_parallel equal the triple loop for every transpose", "[
         gemm(ta, tb, M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 2.0f, C_fast.data(), N);
         gemm_parallel(ta, tb, M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 2.0f, C_par.data(), N);
         gemm_reference(ta, tb, M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 2.0f, C_ref.data(), N);
-        INFO("transpose a " << ta << " b " << tb << " threads " << threads);
+        INFO("M " << M << " N " << N << " transpose a " << ta << " b " << tb << " threads " << threads);
         REQUIRE(max_abs_difference(C_fast, C_ref) < 1e-4f);
         REQUIRE(max_abs_difference(C_par, C_ref) < 1e-4f);
       }
