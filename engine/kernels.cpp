@@ -58,7 +58,40 @@ bool nan_max_vectors(const float* a, const float* b, float* out, int64_t n) {
   return true;
 }
 
+// column_sums in vectors of B held in a register down the rows, the last
+// one overlapping the one before (it stores the same sums again). False
+// (nothing done) when a row is shorter than one vector.
+template <class B>
+bool column_sums_vectors(const float* rows, int64_t count, int64_t width, int64_t stride, float* out) {
+  constexpr int64_t lanes_b = static_cast<int64_t>(B::size);
+  if (width < lanes_b) return false;
+  for (int64_t x = 0; x < width; x += lanes_b) {
+    const int64_t at = std::min(x, width - lanes_b);
+    B total = B::load_unaligned(rows + at);
+    for (int64_t r = 1; r < count; ++r) total += B::load_unaligned(rows + r * stride + at);
+    total.store_unaligned(out + at);
+  }
+  return true;
+}
+
 }  // namespace
+
+void column_sums(const float* rows, int64_t count, int64_t width, int64_t stride, float* out) {
+  // Rows of feature maps are 6 to 32 wide: mostly tail for one AVX-512
+  // vector, so narrower vectors take what the widest cannot.
+  if (column_sums_vectors<Vec>(rows, count, width, stride, out)) return;
+  using Eight = xsimd::make_sized_batch_t<float, 8>;
+  using Four = xsimd::make_sized_batch_t<float, 4>;
+  if constexpr (!std::is_void_v<Eight> && lanes > 8)
+    if (column_sums_vectors<Eight>(rows, count, width, stride, out)) return;
+  if constexpr (!std::is_void_v<Four> && lanes > 4)
+    if (column_sums_vectors<Four>(rows, count, width, stride, out)) return;
+  for (int64_t x = 0; x < width; ++x) {
+    float total = rows[x];
+    for (int64_t r = 1; r < count; ++r) total += rows[r * stride + x];
+    out[x] = total;
+  }
+}
 
 void nan_max(const float* a, const float* b, float* out, int64_t n) {
   // Selects, not branches: the scalar form compiles to jumps that mispredict,
@@ -196,6 +229,12 @@ void relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
 }
 void add(const float* a, const float* b, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+void column_sums(const float* rows, int64_t count, int64_t width, int64_t stride, float* out) {
+  for (int64_t x = 0; x < width; ++x) {
+    out[x] = 0.0f;
+    for (int64_t r = 0; r < count; ++r) out[x] += rows[r * stride + x];
+  }
 }
 void nan_max(const float* a, const float* b, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = std::isnan(a[i]) || std::isnan(b[i]) ? NAN : std::max(a[i], b[i]);

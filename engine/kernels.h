@@ -17,6 +17,9 @@ void add(const float* a, const float* b, float* out, int64_t n);
 // out = max(a, b), a NaN on either side winning; out may be a or b, but not
 // overlap them otherwise (max pooling).
 void nan_max(const float* a, const float* b, float* out, int64_t n);
+// out[x] = sum over r < count of rows[r * stride + x], for x < width (count >= 1):
+// a band of rows added column by column (predictor features' grid cells).
+void column_sums(const float* rows, int64_t count, int64_t width, int64_t stride, float* out);
 // y += alpha * x
 void axpy(float alpha, const float* x, float* y, int64_t n);
 // x *= alpha
@@ -42,6 +45,7 @@ void relu_forward(const float* x, float* y, int64_t n);
 void relu_backward(const float* y, const float* dy, float* dx, int64_t n);
 void add(const float* a, const float* b, float* out, int64_t n);
 void nan_max(const float* a, const float* b, float* out, int64_t n);
+void column_sums(const float* rows, int64_t count, int64_t width, int64_t stride, float* out);
 void axpy(float alpha, const float* x, float* y, int64_t n);
 void scale(float* x, float alpha, int64_t n);
 double sum(const float* x, int64_t n);

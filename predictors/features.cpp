@@ -53,29 +53,45 @@ int64_t FeatureSpec::macs(const Shape& map) const {
 
 namespace {
 
-// Average of each cell of a grid x grid split of one plane (H, W) into out;
-// a cell's rows are summed with the vector kernel (a plain double loop over
-// a 32x32 map cost more than the predictor it fed).
-void average_cells(const float* plane, int64_t H, int64_t W, int grid, float* out) {
+// Adds each cell's columns of one band, the cells side by side (one column
+// of each per step): independent chains of adds instead of one cell after
+// another. GRID > 0 fixes the grid at compile time, so the sums stay in
+// registers; 0 takes `grid` at run time.
+template <int GRID>
+void add_cells(const float* column_sums, int grid, const int64_t* x0, const int64_t* cell_width, int64_t widest,
+               float* cells) {
+  const int g = GRID > 0 ? GRID : grid;
+  float total[GRID > 0 ? GRID : 32] = {};
+  for (int64_t j = 0; j < widest; ++j)
+    for (int gx = 0; gx < g; ++gx)
+      if (j < cell_width[gx]) total[gx] += column_sums[x0[gx] + j];
+  std::copy_n(total, g, cells);
+}
+
+// Average of each cell of a grid x grid split of one plane (H, W) into out:
+// per band of rows, the rows added column by column into band_sums (W
+// floats, engine/kernels.h), then each cell's few columns. (Cells of
+// b-lenet's 30x30 maps are 8 wide, too short for vectors; summed element by
+// element, one cell after another, they cost more than the predictor.)
+void average_cells(const float* plane, int64_t H, int64_t W, int grid, float* out, float* band_sums) {
+  if (grid == 1) {
+    out[0] = static_cast<float>(sum(plane, H * W) / static_cast<double>(H * W));
+    return;
+  }
+  int64_t x0[32], cell_width[32], widest = 0;  // grid <= 32 (FeatureSpec::parse)
+  for (int gx = 0; gx < grid; ++gx) {
+    x0[gx] = gx * W / grid;                                      // floor
+    cell_width[gx] = ((gx + 1) * W + grid - 1) / grid - x0[gx];  // to the ceiling
+    widest = std::max(widest, cell_width[gx]);
+  }
+  const auto add = grid == 2 ? add_cells<2> : grid == 3 ? add_cells<3> : grid == 4 ? add_cells<4>
+                 : grid == 7 ? add_cells<7> : add_cells<0>;
   for (int gy = 0; gy < grid; ++gy) {
     const int64_t y0 = gy * H / grid, y1 = ((gy + 1) * H + grid - 1) / grid;  // floor, ceil
-    for (int gx = 0; gx < grid; ++gx) {
-      const int64_t x0 = gx * W / grid, x1 = ((gx + 1) * W + grid - 1) / grid;
-      double total = 0.0;
-      if (x0 == 0 && x1 == W) {
-        total = sum(plane + y0 * W, (y1 - y0) * W);  // whole rows: one contiguous run
-      } else if (x1 - x0 < 16) {
-        // Rows shorter than a vector: a call per row cost more than its adds
-        // (b-lenet's 15x15 maps in 4x4 cells: ~400 calls, 4 us per sample).
-        float cell = 0.0f;
-        for (int64_t y = y0; y < y1; ++y)
-          for (int64_t x = x0; x < x1; ++x) cell += plane[y * W + x];
-        total = cell;
-      } else {
-        for (int64_t y = y0; y < y1; ++y) total += sum(plane + y * W + x0, x1 - x0);
-      }
-      out[gy * grid + gx] = static_cast<float>(total / static_cast<double>((y1 - y0) * (x1 - x0)));
-    }
+    column_sums(plane + y0 * W, y1 - y0, W, W, band_sums);  // (W)
+    float* cells = out + gy * grid;  // (grid)
+    add(band_sums, grid, x0, cell_width, widest, cells);
+    for (int gx = 0; gx < grid; ++gx) cells[gx] /= static_cast<float>((y1 - y0) * cell_width[gx]);
   }
 }
 
@@ -86,6 +102,7 @@ Tensor extract_features(const Tensor& map, const FeatureSpec& spec) {
   const int64_t N = map.dim(0), C = map.dim(1), H = map.dim(2), W = map.dim(3);
   const int64_t width = spec.width(map.shape());
   Tensor out = Tensor::uninitialized(Shape{N, width});  // (N, F)
+  Tensor band_sums = Tensor::uninitialized(Shape{W});  // scratch of average_cells
   for (int64_t n = 0; n < N; ++n) {
     float* row = out.data() + n * width;
     for (const FeatureSpec::Part& part : spec.parts) {
@@ -94,7 +111,7 @@ Tensor extract_features(const Tensor& map, const FeatureSpec& spec) {
         if (part.kind == FeatureSpec::Part::Kind::global_max) {
           *row++ = max_value(plane, H * W);
         } else {
-          average_cells(plane, H, W, part.grid, row);
+          average_cells(plane, H, W, part.grid, row, band_sums.data());
           row += part.grid * part.grid;
         }
       }

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 #include <set>
+#include <tuple>
 
 #include "engine/error.h"
 #include "engine/loss.h"
@@ -491,6 +492,27 @@ TEST_CASE("the route trace says, per sample and policy, what ran and why", "[rou
   REQUIRE(rows[1].rfind("branchy,0," + std::to_string(data.labels[0]) + ",0", 0) == 0);
   REQUIRE(rows[1].find(",0:") != std::string::npos);
   REQUIRE(rows[1].find("(threshold ") != std::string::npos);
+}
+
+TEST_CASE("grid averages match the definition on maps whose cells overlap and are narrower than a vector", "[router]") {
+  for (auto [H, W, grid] : {std::tuple{30, 30, 4}, std::tuple{15, 15, 4}, std::tuple{28, 28, 7}, std::tuple{9, 9, 2},
+                            std::tuple{32, 32, 1}, std::tuple{5, 40, 3}}) {
+    const Tensor map = random_tensor(Shape{1, 2, H, W}, 43);
+    const Tensor features = extract_features(map, FeatureSpec::parse(grid == 1 ? "avg" : "grid" + std::to_string(grid)));
+    REQUIRE(features.shape() == Shape{1, 2 * grid * grid});
+    for (int64_t c = 0; c < 2; ++c)
+      for (int gy = 0; gy < grid; ++gy)
+        for (int gx = 0; gx < grid; ++gx) {
+          // Cell bounds: floor of the start, ceiling of the end (neighbours may share a row).
+          const int64_t y0 = gy * H / grid, y1 = ((gy + 1) * H + grid - 1) / grid;
+          const int64_t x0 = gx * W / grid, x1 = ((gx + 1) * W + grid - 1) / grid;
+          double total = 0;
+          for (int64_t y = y0; y < y1; ++y)
+            for (int64_t x = x0; x < x1; ++x) total += map.at(0, c, y, x);
+          INFO(H << "x" << W << " grid " << grid << " cell " << gy << "," << gx);
+          REQUIRE(features[(c * grid + gy) * grid + gx] == Approx(total / ((y1 - y0) * (x1 - x0))).margin(1e-5));
+        }
+  }
 }
 
 TEST_CASE("feature summaries are each cell's plain average and each plane's maximum", "[router]") {
