@@ -92,6 +92,15 @@ TEST_CASE("element-wise kernels equal their plain twins", "[conv]") {
     REQUIRE(std::isnan(fast[5]));
     REQUIRE(std::isnan(fast[n - 1]));
     REQUIRE(fast[0] == std::max(a[0], b[0]));
+    // A band of rows added column by column, rows of every width from 1 to 40.
+    for (int64_t width = 1; width <= 40; ++width)
+      for (int64_t count : {int64_t{1}, int64_t{3}, int64_t{8}}) {
+        Tensor sums_fast = Tensor::uninitialized(Shape{width}), sums_plain = Tensor::uninitialized(Shape{width});
+        column_sums(a.data() + 1, count, width, 45, sums_fast.data());
+        reference::column_sums(a.data() + 1, count, width, 45, sums_plain.data());
+        INFO("width " << width << " rows " << count);
+        REQUIRE(max_abs_difference(sums_fast, sums_plain) < 1e-5f);
+      }
     // Rows shorter than one vector, and tails of every length, out aliasing a.
     for (int64_t length = 1; length <= 40; ++length) {
       Tensor out_fast = a_nan.clone(), out_plain = a_nan.clone();
