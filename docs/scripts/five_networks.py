@@ -5,6 +5,7 @@ tables of docs/RESULTS.md.
 
     python3 docs/scripts/five_networks.py [--runs runs/results] [--nets b-lenet,...] [--threads 2]
                                           [--epochs N]   (N overrides every recipe: quick checks)
+                                          [--tables-only] (from each network's saved policies.json)
 
 (`make results` runs it.) For each network it runs, and prints, exactly:
 
@@ -148,6 +149,8 @@ def main():
     p.add_argument("--threads", type=int, default=2, help="threads for training, calibration and predictors")
     p.add_argument("--nets", default=",".join(NETS))
     p.add_argument("--epochs", type=int, default=0, help="override every recipe's epochs (quick checks)")
+    p.add_argument("--tables-only", action="store_true",
+                   help="rebuild the tables from each network's policies.json, running nothing")
     a = p.parse_args()
     summary = []
     threads = ["--threads", str(a.threads)]
@@ -155,12 +158,19 @@ def main():
         folder = os.path.join(a.runs, net)
         model = os.path.join(folder, "model.safetensors")
         args = recipe_args(net, a.epochs)
-        train(net, folder, args, a.threads)
-        run([BRANCHY, "calibrate", model] + threads)
-        for kind in PREDICTORS:
-            run([BRANCHY, "fit-predictor", model, "--kind"] + kind + ["--test-sweep"] + threads)
-        report = json.loads(run([BRANCHY, "eval", model, "--policy", "all", "--json", "--threads", "1", "--repeats",
-                                 "3"], capture=True))
+        saved = os.path.join(folder, "policies.json")  # eval's report, for --tables-only
+        if a.tables_only:
+            with open(saved) as f:
+                report = json.load(f)
+        else:
+            train(net, folder, args, a.threads)
+            run([BRANCHY, "calibrate", model] + threads)
+            for kind in PREDICTORS:
+                run([BRANCHY, "fit-predictor", model, "--kind"] + kind + ["--test-sweep"] + threads)
+            report = json.loads(run([BRANCHY, "eval", model, "--policy", "all", "--json", "--threads", "1",
+                                     "--repeats", "3"], capture=True))
+            with open(saved, "w") as f:
+                json.dump(report, f, indent=1)
         rows = policy_rows(report)
         write_csv(os.path.join(folder, "policies.csv"), rows)
         table = policy_table(net, report, rows)
