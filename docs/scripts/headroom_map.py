@@ -73,6 +73,12 @@ def unstable_policies(report, names=None, prefix=""):
     return [prefix + n for n, p in predictor_policies(report, names) if p.get("misses_max_drop") is True]
 
 
+def unstable_cell(row):
+    if row["unstable"] is None:
+        return "not measured (fitted before eval reported it)"
+    return f"{len(row['unstable'].split())} of {row['policies']}: {row['unstable'] or '–'}"
+
+
 def branch0_validation_accuracy(folder):
     """Branch 0's validation accuracy at the best epoch of its training on the frozen trunk."""
     with open(os.path.join(folder, "train_log.csv")) as f:
@@ -107,7 +113,8 @@ def map_row(w, macs, report, cost_report, branch0_accuracy):
         # Stability: the best policy's change on the validation samples that chose its knob, and every
         # policy that misses its max drop on test (cw: the cost-weighted fits).
         "best_held_out_change": best[1].get("held_out_change", "") if best else "",
-        "unstable": " ".join(unstable_policies(report) + unstable_policies(cost_report, COST_WEIGHTED_POLICIES, "cw:")),
+        "unstable": " ".join(unstable_policies(report) + unstable_policies(cost_report, COST_WEIGHTED_POLICIES, "cw:"))
+        if any("misses_max_drop" in p for _, p in predictor_policies(report)) else None,
         "policies": len(predictor_policies(report)) + len(predictor_policies(cost_report, COST_WEIGHTED_POLICIES)),
     }
     row["target"] = ("met" if row["best_captured"] >= 0.5 or row["cost_best_captured"] >= 0.5 else "missed") \
@@ -218,7 +225,7 @@ def main():
             f"| {r['best_policy']} ({100 * r['best_captured']:.0f}%, {100 * r['best_accuracy_change']:+.2f}) "
             f"| {r['cost_best_policy']} ({100 * r['cost_best_captured']:.0f}%, "
             f"{100 * r['cost_best_accuracy_change']:+.2f}) | {r['target']} "
-            f"| {len(r['unstable'].split())} of {r['policies']}: {r['unstable'] or '–'} |")
+            f"| {unstable_cell(r)} |")
     table = "\n".join(lines) + "\n"
     with open(os.path.join(a.runs, "headroom_map.md"), "w") as f:
         f.write(table)
