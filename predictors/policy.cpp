@@ -85,7 +85,8 @@ Policy predictor_policy(BranchyNet& net, Predictor& predictor, std::vector<float
   std::string name = predictor_policy_name(predictor.settings());
   if (has_trust_choice(predictor.settings())) name += trust ? ":trust" : ":fallback";
   Policy policy = routed_policy(name, net, predictor_rule(predictor, std::move(thresholds), trust));
-  policy.knob_choice = predictor.settings().choice(trust);
+  // skip-pred always falls back: its knob was chosen for fallback routing.
+  policy.knob_choice = predictor.settings().choice(trust && has_trust_choice(predictor.settings()));
   return policy;
 }
 

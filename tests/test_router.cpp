@@ -284,6 +284,11 @@ TEST_CASE("predictors survive the model file; a mismatched tensor is named", "[r
   REQUIRE(note->held_out_change == -0.0025);
   REQUIRE(!loaded.info.predictors[3]->settings().trust_choice);
   REQUIRE(!loaded.info.predictors[0]->settings().fallback_choice);  // never chosen: no note
+  // skip-pred, which always falls back, carries its fallback note whichever routing is asked for.
+  const Policy skip_policy = predictor_policy(*loaded.net, *loaded.info.predictors[3], info.thresholds, true);
+  REQUIRE(skip_policy.name == "skip-pred");
+  REQUIRE(skip_policy.knob_choice);
+  REQUIRE(skip_policy.knob_choice->held_out_change == -0.0025);
   // Setting the one knob again clears the knobs per point.
   loaded.info.predictors[3]->set_knob(false, 0.4);
   REQUIRE(loaded.info.predictors[3]->settings().knob(false, 1) == 0.4);
