@@ -98,7 +98,8 @@ void add_data(CLI::App* command, DataArgs& data, const std::string& when_unset) 
                        when_unset)
       ->type_name("SPEC")
       ->capture_default_str();
-  add_count(command, "--validation", data.split.validation_count, 0, "training samples held out (the last N)");
+  add_count(command, "--validation", data.validation, 0,
+            "training samples held out (the last N; default: as the model was trained, 5000 for train)");
   add_count(command, "--limit", data.split.train_limit, 0, "use only the first N training samples (0: all)");
   add_count(command, "--test-limit", data.split.test_limit, 0, "use only the first N test samples (0: all)");
 }

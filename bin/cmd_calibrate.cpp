@@ -118,7 +118,7 @@ int command_calibrate(const CalibrateArgs& args) {
   LoadedModel model = load_model(path);
   check_calibratable(model, path);
   BranchyNet& net = *model.net;
-  const DatasetSplits data = load_dataset(data_spec_for(args.data, model.info), args.data.split);
+  const DatasetSplits data = load_dataset(data_spec_for(args.data, model.info), split_for(args.data, &model.info));
   if (data.validation.size() == 0) throw UsageError("the validation split is empty (see --validation)");
   check_data_fits(net, data.validation, path);
   const Normalizer* normalizer = model.info.normalizer ? &*model.info.normalizer : nullptr;

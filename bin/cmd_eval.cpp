@@ -100,7 +100,7 @@ int command_eval(const EvalArgs& args) {
   const std::vector<float> thresholds = thresholds_for(args, net, model.info);
   const std::vector<Policy> policies = policies_for(args, net, model.info, thresholds);
   const std::string spec = data_spec_for(args.data, model.info);
-  const DatasetSplits data = load_dataset(spec, args.data.split);
+  const DatasetSplits data = load_dataset(spec, split_for(args.data, &model.info));
   const Dataset& samples = args.split == "test" ? data.test : data.validation;
   check_data_fits(net, samples, args.model_path);
   const Normalizer* normalizer = model.info.normalizer ? &*model.info.normalizer : nullptr;

@@ -147,7 +147,7 @@ int command_fit_predictor(const FitPredictorArgs& args) {
   if (model.info.thresholds.empty())
     fail(path, ": no calibrated thresholds; run `branchy calibrate ", path, "` first");
   const std::vector<float>& thresholds = model.info.thresholds;
-  const DatasetSplits data = load_dataset(data_spec_for(args.data, model.info), args.data.split);
+  const DatasetSplits data = load_dataset(data_spec_for(args.data, model.info), split_for(args.data, &model.info));
   if (data.validation.size() < 2) throw UsageError("the validation split is too small (see --validation)");
   check_data_fits(net, data.validation, path);
   const Normalizer* normalizer = model.info.normalizer ? &*model.info.normalizer : nullptr;

@@ -95,7 +95,7 @@ int command_infer(const InferArgs& args) {
     image = read_image_as_input(*args.image_path, net.sample_shape());
     if (model.info.normalizer) model.info.normalizer->apply(image);
   } else {
-    const DatasetSplits data = load_dataset(data_spec_for(args.data, model.info), args.data.split);
+    const DatasetSplits data = load_dataset(data_spec_for(args.data, model.info), split_for(args.data, &model.info));
     check_data_fits(net, data.test, path);
     const int index = *args.index;
     if (index >= data.test.size())

@@ -70,8 +70,9 @@ int command_train(const TrainArgs& args) {
   if (options.out_dir.empty()) options.out_dir = "runs/" + net_name;
 
   const std::string spec = args.data.spec.value_or("fashion-mnist");
-  const DatasetSplits data = load_dataset(spec, args.data.split);
-  options.dataset_info = dataset_info(spec, data);
+  const SplitOptions split = split_for(args.data, nullptr);
+  const DatasetSplits data = load_dataset(spec, split);
+  options.dataset_info = dataset_info(spec, data, split);
   const Json overrides = args.config.empty() ? Json::object() : parse_config_overrides(args.config);
   std::unique_ptr<BranchyNet> net =
       build_network(net_name, overrides, data.train.sample_shape(), data.train.num_classes, options.seed);

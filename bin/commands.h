@@ -26,13 +26,16 @@ class UsageError : public Error {
 // --data, --validation, --limit, --test-limit
 struct DataArgs {
   std::optional<std::string> spec;  // unset: the model's own dataset
-  SplitOptions split;
+  SplitOptions split;               // its validation_count: see `validation`
+  // --validation N; unset: the split the model was trained with (train: 5000),
+  // so that calibration and predictors never see the model's training samples.
+  std::optional<int64_t> validation;
 };
 
 struct TrainArgs {
   std::string net = "lenet";
   std::string config;  // K=V,... network settings
-  DataArgs data{"fashion-mnist", {}};
+  DataArgs data{"fashion-mnist", {}, std::nullopt};
   TrainOptions options;  // out_dir empty: runs/NET
   int threads = 1;
 };

@@ -6,9 +6,10 @@
 
 namespace branchy {
 
-Json dataset_info(const std::string& spec, const DatasetSplits& data) {
+Json dataset_info(const std::string& spec, const DatasetSplits& data, const SplitOptions& split) {
   Json info = Json::object();
   info["spec"] = spec;
+  info["validation"] = split.validation_count;
   Json names = Json::array();
   for (const std::string& name : data.test.class_names) names.push_back(name);
   info["class_names"] = names;
@@ -17,6 +18,17 @@ Json dataset_info(const std::string& spec, const DatasetSplits& data) {
 
 std::string data_spec_for(const DataArgs& args, const ModelInfo& info) {
   return args.spec ? *args.spec : json_string(info.dataset, "spec", "fashion-mnist");
+}
+
+SplitOptions split_for(const DataArgs& args, const ModelInfo* info) {
+  SplitOptions split = args.split;
+  if (args.validation) {
+    split.validation_count = *args.validation;
+  } else if (info && info->dataset.contains("validation")) {
+    split.validation_count = json_int(info->dataset, "validation");
+    BRANCHY_CHECK(split.validation_count >= 0, "the model's dataset entry has validation ", split.validation_count);
+  }
+  return split;
 }
 
 void check_data_fits(const BranchyNet& net, const Dataset& data, const std::string& model_path) {

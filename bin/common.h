@@ -13,10 +13,15 @@
 namespace branchy {
 
 // The dataset's spec and class names, as stored in a model's metadata.
-Json dataset_info(const std::string& spec, const DatasetSplits& data);
+// What a model file keeps of its data: the spec, the class names and the
+// validation split it was trained with.
+Json dataset_info(const std::string& spec, const DatasetSplits& data, const SplitOptions& split);
 
 // --data if given, else the dataset the model was trained on, else "fashion-mnist".
 std::string data_spec_for(const DataArgs& args, const ModelInfo& info);
+// The split to load for a model: --validation when given, else the model's own
+// (a model from before it was stored: 5000). `info` null: training, 5000.
+SplitOptions split_for(const DataArgs& args, const ModelInfo* info);
 
 // Checks the data fits the model's input and classes; Error naming both otherwise.
 void check_data_fits(const BranchyNet& net, const Dataset& data, const std::string& model_path);

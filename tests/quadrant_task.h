@@ -3,10 +3,13 @@
 // B-LeNet that learns it in a few epochs, and quick training settings.
 #pragma once
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 
 #include "datasets/dataset.h"
+#include "datasets/idx.h"
 #include "engine/rng.h"
 #include "nets/registry.h"
 #include "pipeline/trainer.h"
@@ -43,6 +46,31 @@ inline DatasetSplits quadrant_splits() {
   s.validation = quadrant_dataset(64, 2, "quadrants/validation");
   s.test = quadrant_dataset(64, 3, "quadrants/test");
   return s;
+}
+
+inline void append_big_endian(std::string& bytes, uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>(value >> shift));
+}
+
+// `data` (12x12 images) as a pair of plain idx files, <prefix>-images-idx3-ubyte and <prefix>-labels-idx1-ubyte.
+inline void write_idx_pair(const Dataset& data, const std::string& folder, const std::string& prefix) {
+  std::string images, labels;
+  append_big_endian(images, idx_images_magic);
+  for (uint32_t size : {static_cast<uint32_t>(data.size()), 12u, 12u}) append_big_endian(images, size);
+  images.append(data.pixels.begin(), data.pixels.end());
+  append_big_endian(labels, idx_labels_magic);
+  append_big_endian(labels, static_cast<uint32_t>(data.size()));
+  for (int label : data.labels) labels.push_back(static_cast<char>(label));
+  std::ofstream(folder + "/" + prefix + "-images-idx3-ubyte", std::ios::binary) << images;
+  std::ofstream(folder + "/" + prefix + "-labels-idx1-ubyte", std::ios::binary) << labels;
+}
+
+// The quadrant task as an MNIST-format folder (`--data mnist:FOLDER`): 256
+// training and 64 validation samples in the training files, 64 test samples.
+inline void write_quadrant_mnist(const std::string& folder) {
+  std::filesystem::create_directories(folder);
+  write_idx_pair(quadrant_dataset(256 + 64, 1, "train"), folder, "train");
+  write_idx_pair(quadrant_dataset(64, 3, "test"), folder, "t10k");
 }
 
 // The B-LeNet settings of tiny_b_lenet, as `branchy train --config` takes them.

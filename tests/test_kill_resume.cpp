@@ -129,32 +129,6 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
-void append_big_endian(std::string& bytes, uint32_t value) {
-  for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>(value >> shift));
-}
-
-// `data` as a pair of plain idx files, <prefix>-images-idx3-ubyte and <prefix>-labels-idx1-ubyte.
-void write_idx_pair(const Dataset& data, const std::string& folder, const std::string& prefix) {
-  std::string images, labels;
-  append_big_endian(images, idx_images_magic);
-  for (uint32_t size : {static_cast<uint32_t>(data.size()), 12u, 12u}) append_big_endian(images, size);
-  images.append(data.pixels.begin(), data.pixels.end());
-  append_big_endian(labels, idx_labels_magic);
-  append_big_endian(labels, static_cast<uint32_t>(data.size()));
-  for (int label : data.labels) labels.push_back(static_cast<char>(label));
-  std::ofstream(folder + "/" + prefix + "-images-idx3-ubyte", std::ios::binary) << images;
-  std::ofstream(folder + "/" + prefix + "-labels-idx1-ubyte", std::ios::binary) << labels;
-}
-
-// The quadrant task as an MNIST-format folder: 256 training and 64
-// validation samples in the training files, 64 test samples. Epochs this
-// short make the checkpoint writes a good share of a run, for kills to hit.
-void write_quadrant_mnist(const std::string& folder) {
-  fs::create_directories(folder);
-  write_idx_pair(quadrant_dataset(256 + 64, 1, "train"), folder, "train");
-  write_idx_pair(quadrant_dataset(64, 3, "test"), folder, "t10k");
-}
-
 std::vector<std::string> train_arguments(const std::string& data, const std::string& run, bool resume) {
   std::vector<std::string> arguments = {"train", "--net", "b-lenet", "--config", tiny_b_lenet_config,
                                         "--data", "mnist:" + data, "--validation", "64",
