@@ -12,7 +12,7 @@
 #     bench-infer   batch-1 latency, routing overhead, batch-256 throughput beside PyTorch
 #   make fuzz       every parser under libFuzzer, FUZZ_SECONDS each (make fuzz-smoke: a few seconds each)
 #   make demo       trains a branchy network on Fashion-MNIST and compares policies
-#   make results    trains the five networks by their recipes, every policy on each, the headroom map (hours)
+#   make results    trains the five networks by their recipes, every policy on each, the headroom map, the feature sets (hours)
 #   make deps       installs the Debian packages that are missing
 #   make MPI=1      bin/branchy built with mpicxx: `mpirun -np N bin/branchy train|eval ...` splits the work
 #                   over N processes (docs/DISTRIBUTED.md); make test MPI=1 also runs tests/mpi/run_mpi_tests.sh
@@ -241,11 +241,14 @@ demo: all
 # the five networks trained by their recipes (about 20 minutes each on 2
 # cores, b-lenet 2), every policy on each, then the headroom map: first
 # branches of five widths on the trained B-ResNet trunk (about 8 minutes
-# each). Outputs in runs/results/ and runs/headroom/; docs/RESULTS.md shows
-# them. RESULTS_ARGS="--nets b-lenet,b-resnet" or "--epochs 2" for a quick look.
+# each), then the feature sets of the predictors on two of its widths
+# (runs/headroom/features/). Outputs in runs/results/ and runs/headroom/;
+# docs/RESULTS.md shows them. RESULTS_ARGS="--nets b-lenet,b-resnet" or
+# "--epochs 2" for a quick look.
 results: all
 	python3 docs/scripts/five_networks.py $(RESULTS_ARGS)
 	python3 docs/scripts/headroom_map.py $(HEADROOM_ARGS)
+	python3 docs/scripts/feature_sets.py $(FEATURE_ARGS)
 
 # ---- fuzzing (libFuzzer, from Debian's clang) --------------------------------
 # Every parser under AddressSanitizer + UBSan with a memory limit, so a
