@@ -91,6 +91,28 @@ void pool_framed_plane_values(const float* frame, int64_t frame_width, int kerne
   }
 }
 
+// 2x2 windows at stride 2 without padding (B-LeNet's and B-AlexNet's
+// pools), values only: no frame to copy. Per output row, the max of its two
+// input rows (in ceil mode the last may have one), then of neighbouring
+// columns, every second one kept (in ceil mode a last lone column is its
+// own max). `scratch` holds 2 * W floats.
+void pool_2x2_stride2_values(const float* x, int64_t height, int64_t width, int64_t out_height, int64_t out_width,
+                             float* scratch, float* y) {
+  float* row_max = scratch;           // (W) max of the window's two rows
+  float* pair_max = scratch + width;  // (W - 1) max of columns w and w + 1
+  for (int64_t oh = 0; oh < out_height; ++oh) {
+    const float* top = x + 2 * oh * width;
+    const float* rows = top;
+    if (2 * oh + 1 < height) {
+      nan_max(top, top + width, row_max, width);
+      rows = row_max;
+    }
+    if (width > 1) nan_max(rows, rows + 1, pair_max, width - 1);
+    for (int64_t ow = 0; ow < out_width; ++ow)
+      y[oh * out_width + ow] = 2 * ow + 1 < width ? pair_max[2 * ow] : rows[2 * ow];
+  }
+}
+
 }  // namespace
 
 Tensor MaxPool2d::forward(const Tensor& x, Mode mode) {
@@ -106,6 +128,19 @@ Tensor MaxPool2d::forward(const Tensor& x, Mode mode) {
     argmax_.resize(static_cast<size_t>(out.numel()));
   } else {
     std::vector<int32_t>().swap(argmax_);  // eval keeps nothing
+  }
+
+  if (!keep && kernel_ == 2 && stride_ == 2 && padding_ == 0) {
+    Tensor y = Tensor::uninitialized(out);
+    const float* x_data = x.data();
+    float* y_data = y.data();
+    parallel_chunks(planes, out.numel() * 4, [&](int64_t first_plane, int64_t end_plane) {
+      std::vector<float> scratch(static_cast<size_t>(2 * width));
+      for (int64_t plane = first_plane; plane < end_plane; ++plane)
+        pool_2x2_stride2_values(x_data + plane * height * width, height, width, out_height, out_width,
+                                scratch.data(), y_data + plane * out_height * out_width);
+    });
+    return y;
   }
 
   // The frame: padding rows/cols of -inf on the top/left, the input, then -inf

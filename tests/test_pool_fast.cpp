@@ -34,6 +34,24 @@ bool same_value(float a, float b) { return (std::isnan(a) && std::isnan(b)) || a
 
 }  // namespace
 
+TEST_CASE("2x2 stride-2 max pooling at inference equals the definition at every width", "[pool-fast]") {
+  // Its own path (no frame): rows narrower and wider than a vector, odd
+  // sizes in ceil and floor mode, NaN and -inf.
+  Rng rng(7);
+  for (int64_t width = 2; width <= 40; ++width)
+    for (bool ceil_mode : {false, true}) {
+      const int64_t height = 2 + rng.below(7);
+      const Shape shape{2, 3, height, width};
+      MaxPool2d pool(2, 2, 0, ceil_mode);
+      INFO(pool.describe() << " on " << shape.str());
+      const Tensor x = awkward_input(shape, rng);
+      const Tensor expected = reference::maxpool2d_forward(x, 2, 2, 0, ceil_mode, nullptr);
+      const Tensor y = pool.forward(x, Mode::eval);
+      REQUIRE(y.shape() == expected.shape());
+      for (int64_t i = 0; i < expected.numel(); ++i) REQUIRE(same_value(y[i], expected[i]));
+    }
+}
+
 TEST_CASE("framed max pooling equals the clipped-window definition, argmax included", "[pool-fast]") {
   Rng rng(5);
   for (int trial = 0; trial < 120; ++trial) {
