@@ -91,25 +91,33 @@ void pool_framed_plane_values(const float* frame, int64_t frame_width, int kerne
   }
 }
 
-// 2x2 windows at stride 2 without padding (B-LeNet's and B-AlexNet's
-// pools), values only: no frame to copy. Per output row, the max of its two
-// input rows (in ceil mode the last may have one), then of neighbouring
-// columns, every second one kept (in ceil mode a last lone column is its
-// own max). `scratch` holds 2 * W floats.
-void pool_2x2_stride2_values(const float* x, int64_t height, int64_t width, int64_t out_height, int64_t out_width,
-                             float* scratch, float* y) {
-  float* row_max = scratch;           // (W) max of the window's two rows
-  float* pair_max = scratch + width;  // (W - 1) max of columns w and w + 1
+// Windows without padding (every pool of the five networks), values only:
+// no frame to copy. Per output row, the max down the window's rows (fewer
+// at the bottom in ceil mode), then across k neighbouring columns from each
+// position (fewer at the right end, where ceil mode's last window is cut),
+// every stride-th kept. `scratch` holds 2 * W floats.
+void pool_unpadded_values(const float* x, int64_t height, int64_t width, int kernel, int stride, int64_t out_height,
+                          int64_t out_width, float* scratch, float* y) {
+  float* row_max = scratch;             // (W) max down the window's rows
+  float* window_max = scratch + width;  // (W) max of columns w .. w + k - 1 that exist
   for (int64_t oh = 0; oh < out_height; ++oh) {
-    const float* top = x + 2 * oh * width;
-    const float* rows = top;
-    if (2 * oh + 1 < height) {
+    const float* top = x + oh * stride * width;
+    const int64_t rows = std::min<int64_t>(kernel, height - oh * stride);
+    const float* column = top;
+    if (rows > 1) {
       nan_max(top, top + width, row_max, width);
-      rows = row_max;
+      for (int64_t r = 2; r < rows; ++r) nan_max(row_max, top + r * width, row_max, width);
+      column = row_max;
     }
-    if (width > 1) nan_max(rows, rows + 1, pair_max, width - 1);
-    for (int64_t ow = 0; ow < out_width; ++ow)
-      y[oh * out_width + ow] = 2 * ow + 1 < width ? pair_max[2 * ow] : rows[2 * ow];
+    // After step c, window_max[w] covers columns w .. w + c; the last c
+    // positions already cover every column to the end.
+    const float* window = column;  // step 0: each column alone
+    for (int c = 1; c < kernel && c < width; ++c) {
+      if (c == 1) window_max[width - 1] = column[width - 1];
+      nan_max(window, column + c, window_max, width - c);
+      window = window_max;
+    }
+    for (int64_t ow = 0; ow < out_width; ++ow) y[oh * out_width + ow] = window[ow * stride];
   }
 }
 
@@ -130,15 +138,15 @@ Tensor MaxPool2d::forward(const Tensor& x, Mode mode) {
     std::vector<int32_t>().swap(argmax_);  // eval keeps nothing
   }
 
-  if (!keep && kernel_ == 2 && stride_ == 2 && padding_ == 0) {
+  if (!keep && padding_ == 0) {
     Tensor y = Tensor::uninitialized(out);
     const float* x_data = x.data();
     float* y_data = y.data();
-    parallel_chunks(planes, out.numel() * 4, [&](int64_t first_plane, int64_t end_plane) {
+    parallel_chunks(planes, out.numel() * kernel_ * kernel_, [&](int64_t first_plane, int64_t end_plane) {
       std::vector<float> scratch(static_cast<size_t>(2 * width));
       for (int64_t plane = first_plane; plane < end_plane; ++plane)
-        pool_2x2_stride2_values(x_data + plane * height * width, height, width, out_height, out_width,
-                                scratch.data(), y_data + plane * out_height * out_width);
+        pool_unpadded_values(x_data + plane * height * width, height, width, kernel_, stride_, out_height,
+                             out_width, scratch.data(), y_data + plane * out_height * out_width);
     });
     return y;
   }

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "engine/rng.h"
@@ -34,18 +35,20 @@ bool same_value(float a, float b) { return (std::isnan(a) && std::isnan(b)) || a
 
 }  // namespace
 
-TEST_CASE("2x2 stride-2 max pooling at inference equals the definition at every width", "[pool-fast]") {
-  // Its own path (no frame): rows narrower and wider than a vector, odd
-  // sizes in ceil and floor mode, NaN and -inf.
+TEST_CASE("unpadded max pooling at inference equals the definition at every width", "[pool-fast]") {
+  // Its own path (no frame): the networks' 2x2 and 3x3 windows at stride 2
+  // and others, rows narrower and wider than a vector, odd sizes in ceil
+  // and floor mode, NaN and -inf.
   Rng rng(7);
-  for (int64_t width = 2; width <= 40; ++width)
+  for (auto [kernel, stride] : {std::pair{2, 2}, std::pair{3, 2}, std::pair{3, 1}, std::pair{4, 3}})
+  for (int64_t width = kernel; width <= 40; ++width)
     for (bool ceil_mode : {false, true}) {
-      const int64_t height = 2 + rng.below(7);
+      const int64_t height = kernel + rng.below(7);
       const Shape shape{2, 3, height, width};
-      MaxPool2d pool(2, 2, 0, ceil_mode);
+      MaxPool2d pool(kernel, stride, 0, ceil_mode);
       INFO(pool.describe() << " on " << shape.str());
       const Tensor x = awkward_input(shape, rng);
-      const Tensor expected = reference::maxpool2d_forward(x, 2, 2, 0, ceil_mode, nullptr);
+      const Tensor expected = reference::maxpool2d_forward(x, kernel, stride, 0, ceil_mode, nullptr);
       const Tensor y = pool.forward(x, Mode::eval);
       REQUIRE(y.shape() == expected.shape());
       for (int64_t i = 0; i < expected.numel(); ++i) REQUIRE(same_value(y[i], expected[i]));
