@@ -41,8 +41,10 @@ RECIPES = {
                    "--flip"], 91.0),
     "b-resnet": (["--epochs", "20", "--lr", "0.002", "--schedule", "cosine", "--batch", "128", "--crop", "2",
                   "--flip"], 92.5),
-    "b-resnext": (["--epochs", "20", "--lr", "0.002", "--schedule", "cosine", "--batch", "128", "--crop", "2",
-                   "--flip"], 92.5),
+    # base_width 8: at the default 4 the trunk (42k parameters) underfits and
+    # ends below its own second branch (val 90.8 against 91.9% at epoch 16).
+    "b-resnext": (["--config", "base_width=8", "--epochs", "20", "--lr", "0.002", "--schedule", "cosine",
+                   "--batch", "128", "--crop", "2", "--flip"], 92.5),
     "b-densenet": (["--epochs", "20", "--lr", "0.002", "--schedule", "cosine", "--batch", "128", "--crop", "2",
                     "--flip"], 92.5),
 }
