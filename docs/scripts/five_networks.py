@@ -45,8 +45,11 @@ RECIPES = {
     # ends below its own second branch (val 90.8 against 91.9% at epoch 16).
     "b-resnext": (["--config", "base_width=8", "--epochs", "20", "--lr", "0.002", "--schedule", "cosine",
                    "--batch", "128", "--crop", "2", "--flip"], 92.5),
-    "b-densenet": (["--epochs", "20", "--lr", "0.002", "--schedule", "cosine", "--batch", "128", "--crop", "2",
-                    "--flip"], 92.5),
+    # growth 12 (DenseNet-BC's own): at the default 8 (46k parameters) the
+    # trunk reached 92.30% on test and ended 0.82 points above branch 0 on
+    # validation, below its second branch (93.00 against 93.54%).
+    "b-densenet": (["--config", "growth=12", "--epochs", "20", "--lr", "0.002", "--schedule", "cosine",
+                    "--batch", "128", "--crop", "2", "--flip"], 92.5),
 }
 PREDICTORS = [["exit", "--placement", "first"], ["exit", "--placement", "input"], ["exit", "--placement", "each"],
               ["skip", "--placement", "each"], ["entropy", "--placement", "each"]]
