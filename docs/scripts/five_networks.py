@@ -131,8 +131,10 @@ def policy_table(net, report, rows):
         held_out = r["held_out_change"]
         held_out = f"{100 * held_out:+.2f}" if isinstance(held_out, (int, float)) else "–"
         flag = " ⚠" if r["misses_max_drop"] is True else ""
+        # A policy that sends no sample to the last exit has no last-exit latency.
+        last_exit = "–" if r["exit_share"].endswith(" 0.0") else f"{r['last_exit_p99_us']:.1f}"
         lines.append(f"| {r['policy']} | {fmt_pct(r['accuracy'])} | {100 * r['change']:+.2f}{flag} | {r['exit_share']} "
-                     f"| {r['macs']:,.0f} | {r['latency_us']:.1f} | {r['p99_us']:.1f} | {r['last_exit_p99_us']:.1f} "
+                     f"| {r['macs']:,.0f} | {r['latency_us']:.1f} | {r['p99_us']:.1f} | {last_exit} "
                      f"| {r['throughput']:.0f} | {r['buffered_bytes']:,.0f} | {r['agreement']:.3f} | {captured} "
                      f"| {held_out} |")
     lines += ["", "vs branchy on val: the change the policy's knob gave on the held-out validation samples that chose "
