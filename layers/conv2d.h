@@ -11,12 +11,14 @@
 // (when the batch's columns fit in kMaxKeptColumnBytes) so backward need not
 // unroll the images again; above that it recomputes them per image.
 //
-// Direct path (engine/conv_direct*.h): stride-1 3x3 and 5x5 convolutions
-// (grouped too, a group at a time) with few channels or small maps
-// (direct_path_pays) compute
-// forward, the weight gradient and the input gradient from shifted rows,
-// with no column matrix at all; where a GEMM's M (= C_out) or N (= OH*OW) is
-// short, im2col's copies cost more than the multiply-adds.
+// Direct path: stride-1 3x3 and 5x5 convolutions (grouped too, a group at
+// a time) with few channels or small maps (direct_path_pays) compute
+// forward, the weight gradient and the input gradient with no column matrix
+// at all; where a GEMM's M (= C_out) or N (= OH*OW) is short, im2col's copies
+// cost more than the multiply-adds. Forward and the input gradient put
+// output channels in the vector lanes (engine/conv_channel_vector.h) when
+// there are a vector's worth of them, output positions otherwise
+// (engine/conv_direct.h); the weight gradient is engine/conv_direct_backward.h.
 // conv2d_reference.h holds the plain loops the tests compare with.
 //
 // Told set_needs_input_grad(false), backward computes only the parameter
@@ -83,7 +85,7 @@ class Conv2d : public Layer {
   Tensor forward_with(const Tensor& x, Mode mode, const Filters& filters);
   ConvGeometry group_geometry(const ConvGeometry& g) const;  // g with one group's input channels
   bool direct_path_pays(const ConvGeometry& g) const;
-  Tensor forward_direct(const Tensor& x, const ConvGeometry& g, Tensor y, const Filters& filters) const;
+  Tensor forward_direct(const Tensor& x, const ConvGeometry& g, Tensor y, const Filters& filters);
   Tensor backward_direct(const Tensor& dy, const ConvGeometry& g);
   bool is_pointwise() const { return kernel_ == 1 && options_.stride == 1 && options_.padding == 0; }
   // Columns (C_in*K*K, OH*OW) of image x_n, written to `buffer` (sized for
@@ -106,6 +108,10 @@ class Conv2d : public Layer {
   bool columns_kept_ = false;
   bool forward_was_direct_ = false;  // the train-mode forward took the direct path
   std::vector<float> flipped_weight_;  // (C_in, C_out, K, K), for the direct input gradient
+  // The direct kernels' filters (or flipped ones) packed per group for
+  // conv_channel_vector.h: packed_filters_[k] points into packed_storage_[k].
+  std::vector<std::vector<float>> packed_storage_;
+  std::vector<const float*> packed_filters_;
   std::vector<float> folded_weight_, folded_bias_;  // forward_folded's filters
   // Scratch reused across calls (no allocation on the hot path): per thread.
   std::vector<std::vector<float>> column_buffers_, d_column_buffers_, d_weight_buffers_;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/conv_channel_vector.h"
 #include "engine/im2col.h"
 #include "engine/rng.h"
 #include "engine/threads.h"
@@ -169,6 +170,67 @@ TEST_CASE("inference convs (direct shifted-row path and im2col path) equal the r
                                   conv2d_forward_reference(b, conv3.weight.value, conv3.bias.value, 1, 3, 1)) < 1e-5f);
     }
   }
+}
+
+TEST_CASE("the channel-vector direct conv equals the reference", "[conv-fast]") {
+  // engine/conv_channel_vector.h on its own: output channels below, at and
+  // past one and two vectors (one of L or 2L lanes partly empty), strides 1
+  // and 2 (and a taller stride_h), row widths that split into tiles of every
+  // size up to the widest, 1..5 kernels with any padding, with and without
+  // bias and ReLU, the image's channels shared among 2 threads or not.
+  Rng shapes(91);
+  const int L = channel_vector_lanes();
+  std::vector<float> storage;
+  for (int threads : {1, 2}) {
+    ThreadCountScope scope(threads);
+    for (int trial = 0; trial < 60; ++trial) {
+      ConvGeometry g{};
+      g.channels = draw(shapes, 1, 9);
+      g.kernel_h = draw(shapes, 1, 5);
+      g.kernel_w = draw(shapes, 1, 5);
+      g.stride_w = draw(shapes, 1, 2);
+      g.stride_h = trial % 7 == 6 ? 3 : g.stride_w;
+      g.pad_h = draw(shapes, 0, g.kernel_h - 1);
+      g.pad_w = draw(shapes, 0, g.kernel_w - 1);
+      g.height = std::max(1, g.kernel_h - 2 * g.pad_h) + draw(shapes, 0, 12);
+      g.width = std::max(1, g.kernel_w - 2 * g.pad_w) + draw(shapes, 0, 40);
+      const int outs[] = {1, L - 1, L, L + 1, 2 * L, 2 * L + 3, 3 * L, 5 * L - 2};
+      const int out_channels = outs[trial % 8];
+      const bool bias = trial % 3 != 0, relu = trial % 4 == 1;
+      const Tensor x = random_tensor(Shape{1, g.channels, g.height, g.width}, 1100 + trial);
+      const Tensor w = random_tensor(Shape{out_channels, g.channels, g.kernel_h, g.kernel_w}, 1200 + trial);
+      const Tensor b = bias ? random_tensor(Shape{out_channels}, 1300 + trial) : Tensor();
+      // The reference takes one stride and padding: compare the square cases, and the
+      // rest against im2col + a plain matrix product.
+      Tensor y(Shape{1, out_channels, g.out_height(), g.out_width()});
+      const float* packed = pack_channel_vector_filters(w.data(), out_channels, g, storage);
+      conv2d_channel_vector(x.data(), g, packed, bias ? b.data() : nullptr, out_channels, y.data(),
+                            /*split_channels=*/true, relu);
+      std::vector<float> columns(static_cast<size_t>(g.column_rows() * g.column_cols()));
+      reference::im2col(x.data(), g, columns.data());
+      Tensor expected(y.shape());
+      for (int o = 0; o < out_channels; ++o)
+        for (int64_t p = 0; p < g.column_cols(); ++p) {
+          double sum = bias ? b[o] : 0.0;
+          for (int64_t r = 0; r < g.column_rows(); ++r)
+            sum += static_cast<double>(w[o * g.column_rows() + r]) * columns[r * g.column_cols() + p];
+          expected[o * g.column_cols() + p] = relu ? std::max(static_cast<float>(sum), 0.0f) : static_cast<float>(sum);
+        }
+      INFO("trial " << trial << ": " << g.channels << "->" << out_channels << " k" << g.kernel_h << "x"
+                    << g.kernel_w << " s" << g.stride_h << "," << g.stride_w << " p" << g.pad_h << "," << g.pad_w
+                    << " on " << g.height << "x" << g.width << " threads " << threads);
+      REQUIRE(relative_difference(y, expected) < 1e-5f);
+    }
+  }
+  // Over 2M MACs, so the two threads share the image's rows of channels.
+  ConvGeometry big{32, 14, 14, 5, 5, 1, 1, 2, 2};
+  const Tensor x = random_tensor(Shape{1, 32, 14, 14}, 1400), w = random_tensor(Shape{64, 32, 5, 5}, 1401);
+  const Tensor b = random_tensor(Shape{64}, 1402);
+  ThreadCountScope two(2);
+  Tensor y(Shape{1, 64, 14, 14});
+  conv2d_channel_vector(x.data(), big, pack_channel_vector_filters(w.data(), 64, big, storage), b.data(), 64,
+                        y.data(), true);
+  REQUIRE(relative_difference(y, conv2d_forward_reference(x, w, b, 1, 2, 1)) < 1e-5f);
 }
 
 TEST_CASE("direct training convs (shifted rows, no columns) equal the reference", "[conv-fast]") {

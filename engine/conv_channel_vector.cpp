@@ -1,0 +1,155 @@
+#include "engine/conv_channel_vector.h"
+
+#include <xsimd/xsimd.hpp>
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include "engine/error.h"
+#include "engine/threads.h"
+
+namespace branchy {
+
+namespace {
+
+using Vec = xsimd::batch<float>;
+constexpr int kLanes = static_cast<int>(Vec::size);
+constexpr bool kWide = kLanes >= 16;  // AVX-512: 32 vector registers; AVX2: 16
+constexpr int kMaxVectors = 2;        // channel vectors per tile
+// Positions per tile for V channel vectors: V*T sums, V weights and one
+// broadcast must fit in the register file, or the sums spill.
+constexpr int max_tile(int vectors) { return vectors == 2 ? (kWide ? 12 : 6) : (kWide ? 14 : 12); }
+
+// Below this an image's channels are not shared among threads (as in
+// conv_direct.cpp: waking the second thread costs more than it saves).
+constexpr int64_t kMinSplitMacs = int64_t{2} << 20;
+
+struct TileArgs {
+  const float* input;       // padded image at the tile's first tap: row oh*stride_h, column ow0*stride_w
+  int64_t plane;            // floats per padded channel plane
+  int padded_width;         // PW
+  int channels, kernel_h, kernel_w;
+  const float* filters;     // packed block of the tile's first channel vector
+  int64_t block_floats;     // floats between two packed channel vectors (C*KH*KW*L)
+  const float* bias_lanes;  // V*L biases, zeros past the last channel
+};
+
+// sums (T, V*L) of the tile: position t, channel v*L + l.
+// (Without predictive commoning: GCC otherwise carries the T input values
+// from one kw to the next in general registers and pays a move and a
+// register broadcast for each, where a broadcast from memory is one load.)
+template <int V, int T, int S>
+__attribute__((optimize("no-predictive-commoning"))) void convolve_tile(const TileArgs& a, float* sums) {
+  Vec acc[V][T];
+  for (int v = 0; v < V; ++v) {
+    const Vec b = Vec::load_unaligned(a.bias_lanes + v * kLanes);
+    for (int t = 0; t < T; ++t) acc[v][t] = b;
+  }
+  const int taps_per_row = a.kernel_w;
+  for (int c = 0; c < a.channels; ++c) {
+    for (int kh = 0; kh < a.kernel_h; ++kh) {
+      const float* row = a.input + c * a.plane + static_cast<int64_t>(kh) * a.padded_width;
+      const float* w = a.filters + (static_cast<int64_t>(c) * a.kernel_h + kh) * taps_per_row * kLanes;
+      for (int kw = 0; kw < taps_per_row; ++kw) {
+        Vec wv[V];
+        for (int v = 0; v < V; ++v) wv[v] = Vec::load_aligned(w + kw * kLanes + v * a.block_floats);
+        for (int t = 0; t < T; ++t) {
+          const Vec x(row[kw + t * S]);
+          for (int v = 0; v < V; ++v) acc[v][t] = xsimd::fma(wv[v], x, acc[v][t]);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t)
+    for (int v = 0; v < V; ++v) acc[v][t].store_unaligned(sums + t * (V * kLanes) + v * kLanes);
+}
+
+using TileFunction = void (*)(const TileArgs&, float*);
+
+// kTiles<V, S>[T] = convolve_tile<V, T, S> for T = 1 .. max_tile(V).
+template <int V, int S, size_t... I>
+constexpr std::array<TileFunction, sizeof...(I) + 1> tile_table(std::index_sequence<I...>) {
+  return {nullptr, &convolve_tile<V, static_cast<int>(I) + 1, S>...};
+}
+template <int V, int S>
+constexpr auto kTiles = tile_table<V, S>(std::make_index_sequence<max_tile(V)>{});
+
+TileFunction tile_function(int vectors, int stride, int positions) {
+  if (vectors == 2) return stride == 1 ? kTiles<2, 1>[positions] : kTiles<2, 2>[positions];
+  return stride == 1 ? kTiles<1, 1>[positions] : kTiles<1, 2>[positions];
+}
+
+}  // namespace
+
+int channel_vector_lanes() { return kLanes; }
+
+const float* pack_channel_vector_filters(const float* weight, int out_channels, const ConvGeometry& g,
+                                        std::vector<float>& storage) {
+  const int64_t taps = g.column_rows();  // C * KH * KW
+  const int64_t blocks = (out_channels + kLanes - 1) / kLanes;
+  storage.assign(static_cast<size_t>(blocks * taps * kLanes + kLanes), 0.0f);  // + room to align
+  const uintptr_t misalignment = reinterpret_cast<uintptr_t>(storage.data()) % (sizeof(float) * kLanes);
+  float* packed = storage.data() + (misalignment ? kLanes - misalignment / sizeof(float) : 0);
+  // Written in order, read from kLanes filters at once (each read sequentially).
+  float* to = packed;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int lanes = static_cast<int>(std::min<int64_t>(kLanes, out_channels - b * kLanes));
+    const float* filters = weight + b * kLanes * taps;
+    for (int64_t tap = 0; tap < taps; ++tap, to += kLanes)
+      for (int l = 0; l < lanes; ++l) to[l] = filters[l * taps + tap];
+  }
+  return packed;
+}
+
+void conv2d_channel_vector(const float* image, const ConvGeometry& g, const float* packed, const float* bias,
+                           int out_channels, float* out, bool split_channels, bool relu) {
+  BRANCHY_CHECK(g.stride_w == 1 || g.stride_w == 2, "conv2d_channel_vector: stride_w ", g.stride_w);
+  BRANCHY_CHECK(reinterpret_cast<uintptr_t>(packed) % (sizeof(float) * kLanes) == 0,
+                "conv2d_channel_vector: packed filters must be aligned to a vector");
+  const int OH = g.out_height(), OW = g.out_width();
+  const int64_t out_plane = static_cast<int64_t>(OH) * OW;
+  const int PW = g.width + 2 * g.pad_w;
+  const int64_t plane = static_cast<int64_t>(g.height + 2 * g.pad_h) * PW;
+  const int64_t taps = g.column_rows();
+  const int64_t block_floats = taps * kLanes;
+  const float* padded = zero_padded_image(image, g, 0);
+
+  // A row of OW positions in the fewest tiles, of nearly equal sizes.
+  // Units of work: (group of up to kMaxVectors channel vectors, output row).
+  const int vector_blocks = (out_channels + kLanes - 1) / kLanes;
+  const int groups = (vector_blocks + kMaxVectors - 1) / kMaxVectors;
+  const int64_t macs = static_cast<int64_t>(out_channels) * taps * out_plane;
+  const int64_t split_work = split_channels && macs >= kMinSplitMacs ? macs : 0;  // 0: this thread alone
+  parallel_chunks(int64_t{groups} * OH, split_work, [&](int64_t first, int64_t end) {
+    alignas(64) float sums[max_tile(1) * kMaxVectors * kLanes];
+    alignas(64) float bias_lanes[kMaxVectors * kLanes];
+    int current_group = -1, vectors = 0, o0 = 0, count = 0, tiles = 0, tile_size = 0;
+    for (int64_t item = first; item < end; ++item) {
+      const int group = static_cast<int>(item / OH), oh = static_cast<int>(item % OH);
+      if (group != current_group) {
+        current_group = group;
+        vectors = std::min(kMaxVectors, vector_blocks - group * kMaxVectors);
+        o0 = group * kMaxVectors * kLanes;
+        count = std::min(vectors * kLanes, out_channels - o0);
+        for (int j = 0; j < vectors * kLanes; ++j) bias_lanes[j] = bias && j < count ? bias[o0 + j] : 0.0f;
+        tiles = (OW + max_tile(vectors) - 1) / max_tile(vectors);
+        tile_size = (OW + tiles - 1) / tiles;
+      }
+      TileArgs a{nullptr, plane, PW, g.channels, g.kernel_h, g.kernel_w,
+                 packed + static_cast<int64_t>(group) * kMaxVectors * block_floats, block_floats, bias_lanes};
+      const int stride = vectors * kLanes;  // floats per position in `sums`
+      for (int ow0 = 0; ow0 < OW; ow0 += tile_size) {
+        const int T = std::min(tile_size, OW - ow0);
+        a.input = padded + static_cast<int64_t>(oh) * g.stride_h * PW + static_cast<int64_t>(ow0) * g.stride_w;
+        tile_function(vectors, g.stride_w, T)(a, sums);
+        // Transpose the tile back into the output planes.
+        float* y = out + static_cast<int64_t>(o0) * out_plane + static_cast<int64_t>(oh) * OW + ow0;
+        for (int j = 0; j < count; ++j, y += out_plane)
+          for (int t = 0; t < T; ++t) y[t] = relu ? std::max(sums[t * stride + j], 0.0f) : sums[t * stride + j];
+      }
+    }
+  });
+}
+
+}  // namespace branchy

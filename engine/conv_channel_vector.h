@@ -1,0 +1,53 @@
+// conv_channel_vector.h — direct convolution with output channels across the
+// vector lanes: every multiply-add takes the weights of L filters for one tap
+// as a vector and one input value broadcast to all lanes.
+//
+//   y[o][oh][ow] = b[o] + sum over c, kh, kw of
+//                  w[o][c][kh][kw] * x_padded[c][oh*stride_h + kh][ow*stride_w + kw]
+//
+// A tile holds V vectors of output channels (V*L channels) x T output
+// positions of one row in registers: for each tap (c, kh, kw) it loads V
+// weight vectors and broadcasts T input values, for V*T multiply-adds.
+//
+// Why (against conv_direct.h, which puts output positions in the lanes):
+// positions in the lanes waste the lanes that fall on padding columns (a 7x7
+// map with 3x3 padding computes 9 of every 16 lanes usefully... and a 16-lane
+// vector spans a whole 7-wide row and part of the next), need one broadcast
+// weight per multiply-add, and need stride 1. Channels in the lanes waste
+// nothing when the output channels are a multiple of L, take any stride, and
+// read each weight vector once per T multiply-adds. It is oneDNN's scheme for
+// its direct convolutions, here on plain NCHW tensors: inputs are broadcast
+// from the (zero-padded) image planes and each finished tile is transposed
+// back into the output planes, so the layer contract stays NCHW.
+//
+// Requires: groups 1 (callers pass one group at a time); image (C, H, W),
+// filters packed by pack_channel_vector_filters, bias (O) or null,
+// out (O, OH, OW), no overlap. Works on a zero-padded per-thread copy of the
+// image (im2col.h). conv2d_reference.h's loops are its reference; tests
+// compare them.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/im2col.h"
+
+namespace branchy {
+
+// Output channels per vector on this build's instruction set (16 with
+// AVX-512, 8 with AVX2).
+int channel_vector_lanes();
+
+// The filters packed as (ceil(O / L), C, KH, KW, L) from weight (O, C, KH,
+// KW): lane l of block b holds filter b*L + l, zeros past O. Returns the
+// packed filters, aligned to a vector, inside `storage` (resized).
+const float* pack_channel_vector_filters(const float* weight, int out_channels, const ConvGeometry& g,
+                                        std::vector<float>& storage);
+
+// split_channels: spread blocks of output channels over the threads (for a
+// batch too small to give every thread an image), when the work pays for it.
+// relu: write max(y, 0) (conv + bias + ReLU fused at inference).
+void conv2d_channel_vector(const float* image, const ConvGeometry& g, const float* packed, const float* bias,
+                           int out_channels, float* out, bool split_channels = false, bool relu = false);
+
+}  // namespace branchy
