@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <utility>
 
 #include "engine/error.h"
@@ -150,6 +151,146 @@ void conv2d_channel_vector(const float* image, const ConvGeometry& g, const floa
       }
     }
   });
+}
+
+// ---- weight gradient ------------------------------------------------------
+
+namespace {
+
+// Positions (summed over the images of a run) per run: the run's transposed
+// output gradients and padded images stay in L2 while every (c, kernel
+// rows) pass walks them.
+constexpr int64_t kPositionsPerRun = 2048;
+
+struct GradientArgs {
+  const float* dy_t;        // (images, positions, padded_outs): the run's output gradients, transposed
+  int64_t padded_outs;      // floats per position in dy_t (O rounded up to whole vectors)
+  const float* images;      // (images, C, PH, PW): the run's padded images, at channel c and kernel row kh0
+  int64_t image_floats;     // C * PH * PW
+  int count;                // images in the run
+  int out_h, out_w, padded_w, stride_h, stride_w;
+  float* sums;              // packed (blocks, C, KH, KW, L) at channel vector v0, channel c, row kh0
+  int64_t block_floats;     // C * KH * KW * L
+};
+
+// V vectors of output channels x R kernel rows x KW taps: sums in registers
+// over every position of every image of the run. (Without predictive
+// commoning, as convolve_tile.)
+template <int V, int R, int KW>
+__attribute__((optimize("no-predictive-commoning"))) void accumulate_taps(const GradientArgs& a) {
+  Vec acc[R][KW][V];
+  for (int r = 0; r < R; ++r)
+    for (int kw = 0; kw < KW; ++kw)
+      for (int v = 0; v < V; ++v) acc[r][kw][v] = Vec::load_aligned(a.sums + v * a.block_floats + (r * KW + kw) * kLanes);
+  const float* d = a.dy_t;
+  for (int i = 0; i < a.count; ++i) {
+    const float* image = a.images + i * a.image_floats;
+    for (int oh = 0; oh < a.out_h; ++oh) {
+      const float* x = image + static_cast<int64_t>(oh) * a.stride_h * a.padded_w;
+      for (int ow = 0; ow < a.out_w; ++ow, x += a.stride_w, d += a.padded_outs) {
+        Vec dv[V];
+        for (int v = 0; v < V; ++v) dv[v] = Vec::load_aligned(d + v * kLanes);
+        for (int r = 0; r < R; ++r)
+          for (int kw = 0; kw < KW; ++kw) {
+            const Vec xb(x[r * a.padded_w + kw]);
+            for (int v = 0; v < V; ++v) acc[r][kw][v] = xsimd::fma(dv[v], xb, acc[r][kw][v]);
+          }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int kw = 0; kw < KW; ++kw)
+      for (int v = 0; v < V; ++v) acc[r][kw][v].store_aligned(a.sums + v * a.block_floats + (r * KW + kw) * kLanes);
+}
+
+// Kernel rows summed together: V*R*KW sums, V loads and one broadcast fill
+// the register file (and no more rows than the square kernel has).
+constexpr int rows_together(int vectors, int kernel_w) {
+  const int registers = kWide ? 32 : 16;
+  return std::clamp((registers - vectors - 1) / (vectors * kernel_w), 1, kernel_w);
+}
+
+template <int V, int KW>
+void accumulate_rows(GradientArgs a, int kernel_h, int64_t row_floats) {
+  constexpr int R = rows_together(V, KW);
+  int kh = 0;
+  for (; kh + R <= kernel_h; kh += R, a.images += R * row_floats, a.sums += R * KW * kLanes)
+    accumulate_taps<V, R, KW>(a);
+  for (; kh < kernel_h; ++kh, a.images += row_floats, a.sums += KW * kLanes) accumulate_taps<V, 1, KW>(a);
+}
+
+template <int KW>
+void accumulate_kernel(int vectors, const GradientArgs& a, int kernel_h, int64_t row_floats) {
+  if (vectors == 2) accumulate_rows<2, KW>(a, kernel_h, row_floats);
+  else accumulate_rows<1, KW>(a, kernel_h, row_floats);
+}
+
+}  // namespace
+
+void conv2d_channel_vector_weight_gradient(const float* images, int64_t image_stride, const float* dy,
+                                           int64_t dy_stride, int64_t count, const ConvGeometry& g,
+                                           int out_channels, float* d_weight) {
+  BRANCHY_CHECK(g.kernel_h == g.kernel_w && (g.kernel_w == 3 || g.kernel_w == 5),
+                "conv2d_channel_vector_weight_gradient: kernel ", g.kernel_h, "x", g.kernel_w);
+  const int OH = g.out_height(), OW = g.out_width();
+  const int64_t positions = static_cast<int64_t>(OH) * OW;
+  const int PH = g.height + 2 * g.pad_h, PW = g.width + 2 * g.pad_w;
+  const int64_t plane = static_cast<int64_t>(PH) * PW;
+  const int64_t image_floats = g.channels * plane;
+  const int blocks = (out_channels + kLanes - 1) / kLanes;
+  const int64_t padded_outs = int64_t{blocks} * kLanes;
+  const int64_t taps = g.column_rows();
+  const int64_t block_floats = taps * kLanes;
+  const int64_t per_run = std::clamp<int64_t>(kPositionsPerRun / positions, 1, count);
+
+  // Per thread, grown once: the sums (packed as the forward's filters), the
+  // run's transposed output gradients and its zero-padded images.
+  thread_local std::vector<float> sums_buffer, dy_buffer, image_buffer;
+  auto aligned = [](std::vector<float>& buffer, int64_t size) {
+    if (static_cast<int64_t>(buffer.size()) < size + kLanes) buffer.resize(static_cast<size_t>(size + kLanes));
+    const uintptr_t misalignment = reinterpret_cast<uintptr_t>(buffer.data()) % (sizeof(float) * kLanes);
+    return buffer.data() + (misalignment ? kLanes - misalignment / sizeof(float) : 0);
+  };
+  float* sums = aligned(sums_buffer, blocks * block_floats);
+  float* dy_t = aligned(dy_buffer, per_run * positions * padded_outs);
+  float* padded = aligned(image_buffer, per_run * image_floats);
+  std::memset(sums, 0, sizeof(float) * blocks * block_floats);
+
+  for (int64_t first = 0; first < count; first += per_run) {
+    const int run = static_cast<int>(std::min(per_run, count - first));
+    std::memset(padded, 0, sizeof(float) * run * image_floats);
+    for (int i = 0; i < run; ++i) {
+      const float* image = images + (first + i) * image_stride;
+      for (int c = 0; c < g.channels; ++c)
+        for (int h = 0; h < g.height; ++h)
+          std::memcpy(padded + i * image_floats + c * plane + static_cast<int64_t>(h + g.pad_h) * PW + g.pad_w,
+                      image + (static_cast<int64_t>(c) * g.height + h) * g.width, sizeof(float) * g.width);
+      // dy_t[i][p][o] = dy[i][o][p], zeros past the last channel.
+      const float* d = dy + (first + i) * dy_stride;
+      float* to = dy_t + i * positions * padded_outs;
+      for (int64_t p = 0; p < positions; ++p, to += padded_outs) {
+        for (int o = 0; o < out_channels; ++o) to[o] = d[o * positions + p];
+        for (int64_t o = out_channels; o < padded_outs; ++o) to[o] = 0.0f;
+      }
+    }
+    for (int b = 0; b < blocks; b += kMaxVectors) {
+      const int vectors = std::min(kMaxVectors, blocks - b);
+      for (int c = 0; c < g.channels; ++c) {
+        GradientArgs a{dy_t + int64_t{b} * kLanes, padded_outs, padded + c * plane, image_floats, run,
+                       OH, OW, PW, g.stride_h, g.stride_w,
+                       sums + b * block_floats + static_cast<int64_t>(c) * g.kernel_h * g.kernel_w * kLanes,
+                       block_floats};
+        if (g.kernel_w == 3) accumulate_kernel<3>(vectors, a, g.kernel_h, PW);
+        else accumulate_kernel<5>(vectors, a, g.kernel_h, PW);
+      }
+    }
+  }
+  // d_weight[o][tap] += sums[o / L][tap][o % L]
+  for (int o = 0; o < out_channels; ++o) {
+    const float* from = sums + (o / kLanes) * block_floats + o % kLanes;
+    float* to = d_weight + o * taps;
+    for (int64_t tap = 0; tap < taps; ++tap) to[tap] += from[tap * kLanes];
+  }
 }
 
 }  // namespace branchy

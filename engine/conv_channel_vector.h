@@ -50,4 +50,23 @@ const float* pack_channel_vector_filters(const float* weight, int out_channels, 
 void conv2d_channel_vector(const float* image, const ConvGeometry& g, const float* packed, const float* bias,
                            int out_channels, float* out, bool split_channels = false, bool relu = false);
 
+// The weight gradient by the same scheme: a vector of L output channels'
+// sums for each tap (c, kh, kw), over every output position of every image:
+//
+//   dW[o][c][kh][kw] += sum over images, oh, ow of
+//                       dy[o][oh][ow] * x_padded[c][oh*stride_h + kh][ow*stride_w + kw]
+//
+// Each position loads V vectors of dy (the output gradient transposed to
+// (positions, channels) per image) and broadcasts R*KW input values for
+// V*R*KW multiply-adds into sums that stay in registers across all the
+// images, so each is reduced once (no horizontal sums, no padding columns).
+// d_weight (O, C, KH, KW) += the weight gradient of `count` images, each
+// (C, H, W) and image_stride floats after the last, whose output gradients
+// are (O, OH, OW), dy_stride floats apart. Kernels 3x3 and 5x5 (the direct
+// training path's, conv_direct_backward.h); any stride along the width.
+// Single-threaded: callers give each thread its own images and d_weight.
+void conv2d_channel_vector_weight_gradient(const float* images, int64_t image_stride, const float* dy,
+                                           int64_t dy_stride, int64_t count, const ConvGeometry& g,
+                                           int out_channels, float* d_weight);
+
 }  // namespace branchy

@@ -328,6 +328,7 @@ Tensor Conv2d::backward_direct(const Tensor& dy, const ConvGeometry& g) {
   const int64_t group_out = group_outs * g.column_cols();
   const int64_t group_weights = weight.value.numel() / groups;
   Tensor dx = needs_input_grad_ ? Tensor::uninitialized(input_.shape()) : Tensor();  // (N, C_in, H, W)
+  const bool channel_vectors = by_channel_vectors(group_outs);
   // dx is a convolution of dy with the flipped filters: C_in/groups outputs per group.
   const ConvGeometry dx_group = input_gradient_geometry(group, group_outs);
   const bool dx_by_channel_vectors = by_channel_vectors(group.channels);
@@ -348,10 +349,16 @@ Tensor Conv2d::backward_direct(const Tensor& dy, const ConvGeometry& g) {
   const int64_t work = 3 * macs(input_.shape());
   parallel_chunks(N, work, [&](int64_t first, int64_t end) {
     const int64_t t = (first * threads + N - 1) / N;  // which chunk: parallel_chunks starts chunk k at N*k/threads
-    for (int k = 0; k < groups; ++k)
-      conv2d_direct_backward_weights(input_.data() + first * image_in + k * group_in, image_in,
-                                     dy.data() + first * image_out + k * group_out, image_out, end - first, group,
-                                     group_outs, d_weight_buffers_[t].data() + k * group_weights);
+    for (int k = 0; k < groups; ++k) {
+      const float* images = input_.data() + first * image_in + k * group_in;
+      const float* dy_k = dy.data() + first * image_out + k * group_out;
+      float* d_weight = d_weight_buffers_[t].data() + k * group_weights;
+      if (channel_vectors)
+        conv2d_channel_vector_weight_gradient(images, image_in, dy_k, image_out, end - first, group, group_outs,
+                                              d_weight);
+      else
+        conv2d_direct_backward_weights(images, image_in, dy_k, image_out, end - first, group, group_outs, d_weight);
+    }
     if (!needs_input_grad_) return;
     for (int64_t n = first; n < end; ++n)
       for (int k = 0; k < groups; ++k) {
