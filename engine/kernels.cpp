@@ -58,6 +58,31 @@ bool nan_max_vectors(const float* a, const float* b, float* out, int64_t n) {
   return true;
 }
 
+// window_max_contest in vectors of B over the window starts, the last one
+// overlapping the one before (its windows are contested again, alike).
+// False (nothing done) when there are fewer starts than one vector.
+template <class B>
+bool window_max_contest_vectors(const float* top, int64_t frame_width, int k, int64_t starts, float* best,
+                                float* tag) {
+  constexpr int64_t width = static_cast<int64_t>(B::size);
+  if (starts < width) return false;
+  const auto one = [&](int64_t w) {
+    B lead = B::load_unaligned(top + w), lead_offset(0.0f);
+    for (int r = 0; r < k; ++r)
+      for (int c = r == 0 ? 1 : 0; c < k; ++c) {
+        const B v = B::load_unaligned(top + r * frame_width + c + w);
+        const auto wins = (v > lead) | xsimd::isnan(v);
+        lead = xsimd::select(wins, v, lead);
+        lead_offset = xsimd::select(wins, B(static_cast<float>(r * k + c)), lead_offset);
+      }
+    lead.store_unaligned(best + w);
+    lead_offset.store_unaligned(tag + w);
+  };
+  for (int64_t w = 0; w + width <= starts; w += width) one(w);
+  if (starts % width) one(starts - width);
+  return true;
+}
+
 // column_sums in vectors of B held in a register down the rows, the last
 // one overlapping the one before (it stores the same sums again). False
 // (nothing done) when a row is shorter than one vector.
@@ -105,6 +130,18 @@ void nan_max(const float* a, const float* b, float* out, int64_t n) {
   if constexpr (!std::is_void_v<Four> && lanes > 4)
     if (nan_max_vectors<Four>(a, b, out, n)) return;
   for (int64_t i = 0; i < n; ++i) out[i] = (a[i] > b[i] || a[i] != a[i]) ? a[i] : b[i];
+}
+
+void window_max_contest(const float* top, int64_t frame_width, int k, int64_t starts, float* best, float* tag) {
+  // As nan_max: pooling's rows are mostly tail for one AVX-512 vector.
+  if (window_max_contest_vectors<Vec>(top, frame_width, k, starts, best, tag)) return;
+  using Eight = xsimd::make_sized_batch_t<float, 8>;
+  using Four = xsimd::make_sized_batch_t<float, 4>;
+  if constexpr (!std::is_void_v<Eight> && lanes > 8)
+    if (window_max_contest_vectors<Eight>(top, frame_width, k, starts, best, tag)) return;
+  if constexpr (!std::is_void_v<Four> && lanes > 4)
+    if (window_max_contest_vectors<Four>(top, frame_width, k, starts, best, tag)) return;
+  reference::window_max_contest(top, frame_width, k, starts, best, tag);
 }
 
 void axpy(float alpha, const float* x, float* y, int64_t n) {
@@ -229,6 +266,20 @@ void relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
 }
 void add(const float* a, const float* b, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+void window_max_contest(const float* top, int64_t frame_width, int k, int64_t starts, float* best, float* tag) {
+  for (int64_t w = 0; w < starts; ++w) {
+    best[w] = top[w];
+    tag[w] = 0.0f;
+    for (int r = 0; r < k; ++r)
+      for (int c = 0; c < k; ++c) {
+        const float v = top[r * frame_width + c + w];
+        if (v > best[w] || v != v) {
+          best[w] = v;
+          tag[w] = static_cast<float>(r * k + c);
+        }
+      }
+  }
 }
 void column_sums(const float* rows, int64_t count, int64_t width, int64_t stride, float* out) {
   for (int64_t x = 0; x < width; ++x) {

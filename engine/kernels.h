@@ -17,6 +17,14 @@ void add(const float* a, const float* b, float* out, int64_t n);
 // out = max(a, b), a NaN on either side winning; out may be a or b, but not
 // overlap them otherwise (max pooling).
 void nan_max(const float* a, const float* b, float* out, int64_t n);
+// Max pooling's contest with positions, for every window start w < starts
+// along a row: over the k x k window whose top-left element is top[w] (rows
+// frame_width apart), in row-major order, a value takes the lead when it is
+// greater than the leader (strict: the first maximum wins) or NaN (a NaN
+// beats any number, and a later NaN an earlier one). best[w] = the winner,
+// tag[w] = its offset r * k + c in the window. The first element leads at the
+// start, so a window with nothing above -inf reports offset 0.
+void window_max_contest(const float* top, int64_t frame_width, int k, int64_t starts, float* best, float* tag);
 // out[x] = sum over r < count of rows[r * stride + x], for x < width (count >= 1):
 // a band of rows added column by column (predictor features' grid cells).
 void column_sums(const float* rows, int64_t count, int64_t width, int64_t stride, float* out);
@@ -45,6 +53,7 @@ void relu_forward(const float* x, float* y, int64_t n);
 void relu_backward(const float* y, const float* dy, float* dx, int64_t n);
 void add(const float* a, const float* b, float* out, int64_t n);
 void nan_max(const float* a, const float* b, float* out, int64_t n);
+void window_max_contest(const float* top, int64_t frame_width, int k, int64_t starts, float* best, float* tag);
 void column_sums(const float* rows, int64_t count, int64_t width, int64_t stride, float* out);
 void axpy(float alpha, const float* x, float* y, int64_t n);
 void scale(float* x, float alpha, int64_t n);

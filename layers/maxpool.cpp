@@ -27,44 +27,29 @@ Shape MaxPool2d::out_shape(const Shape& in) const {
 
 namespace {
 
-// One window's contest. Strict '>': the first maximum in row-major order wins;
-// a NaN beats any number, as in PyTorch. Written as selects, not an if: on real
-// activations the comparison is a coin toss, and a mispredicted branch per
-// element costs more than the whole window.
-struct WindowMax {
-  float best = -std::numeric_limits<float>::infinity();
-  int64_t row = 0, col = 0;  // where `best` sits, relative to the window
-  void offer(float value, int64_t r, int64_t c) {
-    const bool wins = (value > best) | (value != value);
-    best = wins ? value : best;
-    row = wins ? r : row;
-    col = wins ? c : col;
-  }
-};
-
-// Pools one (H, W) plane that sits inside a frame of -inf (frame: (FH, FW)) big
-// enough that every window is whole, so the loops need no clipping. KERNEL is
-// the window size when known at compile time (2 and 3 cover our networks;
-// fully unrolled), 0 for any other size. argmax may be null (eval).
-template <int KERNEL>
-void pool_framed_plane(const float* frame, int64_t frame_width, int kernel, int stride, int padding,
-                       int64_t width, int64_t out_height, int64_t out_width, float* y, int32_t* argmax) {
-  const int k = KERNEL > 0 ? KERNEL : kernel;
+// Training keeps where each maximum came from: the definition's contest,
+// vectorised over the window starts along a row (engine/kernels.h
+// window_max_contest), every stride-th start kept. A window with nothing
+// above -inf points at its first position inside the image, as the
+// definition. `scratch` holds 2 * FW floats.
+void pool_framed_plane(const float* frame, int64_t frame_width, int kernel, int stride, int padding, int64_t width,
+                       int64_t out_height, int64_t out_width, float* scratch, float* y, int32_t* argmax) {
+  const int64_t starts = (out_width - 1) * stride + 1;  // window starts along a row, every stride-th kept
+  float* best = scratch;                // (starts)
+  float* offset = scratch + frame_width;  // (starts) r * kernel + c of each window's maximum
   for (int64_t oh = 0; oh < out_height; ++oh) {
+    window_max_contest(frame + oh * stride * frame_width, frame_width, kernel, starts, best, offset);
     for (int64_t ow = 0; ow < out_width; ++ow) {
-      const float* window = frame + oh * stride * frame_width + ow * stride;
-      WindowMax contest;
-      // If nothing beats -inf (an all -inf window) the first input position
-      // inside the window is the argmax, as in the reference.
-      contest.row = std::max<int64_t>(padding - oh * stride, 0);
-      contest.col = std::max<int64_t>(padding - ow * stride, 0);
-      for (int r = 0; r < k; ++r)
-        for (int c = 0; c < k; ++c) contest.offer(window[r * frame_width + c], r, c);
-      y[oh * out_width + ow] = contest.best;
-      if (argmax) {
-        const int64_t h = oh * stride - padding + contest.row, w = ow * stride - padding + contest.col;
-        argmax[oh * out_width + ow] = static_cast<int32_t>(h * width + w);
+      const float value = best[ow * stride];
+      const int at = static_cast<int>(offset[ow * stride]);
+      int64_t r = at / kernel, c = at % kernel;
+      if (value == -std::numeric_limits<float>::infinity()) {
+        r = std::max<int64_t>(padding - oh * stride, 0);
+        c = std::max<int64_t>(padding - ow * stride, 0);
       }
+      y[oh * out_width + ow] = value;
+      argmax[oh * out_width + ow] =
+          static_cast<int32_t>((oh * stride - padding + r) * width + (ow * stride - padding + c));
     }
   }
 }
@@ -164,7 +149,6 @@ Tensor MaxPool2d::forward(const Tensor& x, Mode mode) {
   const float* x_data = x.data();
   float* y_data = y.data();
   int32_t* argmax_data = keep ? argmax_.data() : nullptr;
-  const auto pool = kernel_ == 2 ? pool_framed_plane<2> : kernel_ == 3 ? pool_framed_plane<3> : pool_framed_plane<0>;
   const auto pool_values = kernel_ == 2   ? pool_framed_plane_values<2>
                            : kernel_ == 3 ? pool_framed_plane_values<3>
                                           : pool_framed_plane_values<0>;
@@ -173,7 +157,7 @@ Tensor MaxPool2d::forward(const Tensor& x, Mode mode) {
     // overwritten by every plane.
     std::vector<float> frame(static_cast<size_t>(frame_height * frame_width),
                              -std::numeric_limits<float>::infinity());
-    std::vector<float> scratch(keep ? 0 : static_cast<size_t>(2 * frame_width));
+    std::vector<float> scratch(static_cast<size_t>(2 * frame_width));
     for (int64_t plane = first_plane; plane < end_plane; ++plane) {
       const float* x_plane = x_data + plane * height * width;  // (H, W)
       for (int64_t h = 0; h < copy_rows; ++h)
@@ -181,8 +165,8 @@ Tensor MaxPool2d::forward(const Tensor& x, Mode mode) {
       float* y_plane = y_data + plane * out_height * out_width;  // (OH, OW)
       int32_t* argmax_plane = keep ? argmax_data + plane * out_height * out_width : nullptr;
       if (keep) {
-        pool(frame.data(), frame_width, kernel_, stride_, padding_, width, out_height, out_width, y_plane,
-             argmax_plane);
+        pool_framed_plane(frame.data(), frame_width, kernel_, stride_, padding_, width, out_height, out_width,
+                          scratch.data(), y_plane, argmax_plane);
       } else {
         pool_values(frame.data(), frame_width, kernel_, stride_, out_height, out_width, scratch.data(), y_plane);
       }

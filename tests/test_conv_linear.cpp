@@ -101,6 +101,22 @@ TEST_CASE("element-wise kernels equal their plain twins", "[conv]") {
         INFO("width " << width << " rows " << count);
         REQUIRE(max_abs_difference(sums_fast, sums_plain) < 1e-5f);
       }
+    // Max pooling's contest with positions: ties (values from a small set),
+    // NaN and -inf, windows 1..4, rows of 1..40 window starts.
+    Tensor frame(Shape{4 * 48});
+    for (int64_t i = 0; i < frame.numel(); ++i)
+      frame[i] = i % 17 == 4 ? NAN : i % 13 == 6 ? -INFINITY : std::round(a[i] * 2.0f);
+    for (int k = 1; k <= 4; ++k)
+      for (int64_t starts = 1; starts <= 40; ++starts) {
+        Tensor best_fast(Shape{starts}), at_fast(Shape{starts}), best_plain(Shape{starts}), at_plain(Shape{starts});
+        window_max_contest(frame.data() + 2, 48, k, starts, best_fast.data(), at_fast.data());
+        reference::window_max_contest(frame.data() + 2, 48, k, starts, best_plain.data(), at_plain.data());
+        for (int64_t w = 0; w < starts; ++w) {
+          INFO("window " << k << ", " << starts << " starts, start " << w);
+          REQUIRE((std::isnan(best_fast[w]) ? std::isnan(best_plain[w]) : best_fast[w] == best_plain[w]));
+          REQUIRE(at_fast[w] == at_plain[w]);
+        }
+      }
     // Rows shorter than one vector, and tails of every length, out aliasing a.
     for (int64_t length = 1; length <= 40; ++length) {
       Tensor out_fast = a_nan.clone(), out_plain = a_nan.clone();
