@@ -136,12 +136,22 @@ ConvGeometry Conv2d::group_geometry(const ConvGeometry& g) const {
 }
 
 bool Conv2d::direct_path_pays(const ConvGeometry& g) const {
-  // Measured per shape (`make bench`, conv rows): im2col + GEMM wins for a
-  // 1..3-channel input (its column matrix is small) and for layers wider
-  // than 64 channels on maps larger than 8x8.
   const ConvGeometry group = group_geometry(g);
-  return direct_training_conv_supported(group) && group.channels >= 4 &&
-         (out_channels_ / options_.groups <= 64 || g.column_cols() <= 64);
+  const int outs = out_channels_ / options_.groups;
+  // With a vector's worth of output channels and 4+ input channels: every
+  // 3x3 and 5x5 at stride 1 or 2 (forward and weight gradient in
+  // engine/conv_channel_vector.h; the input gradient there too at stride 1,
+  // by GEMM + col2im at stride 2). Measured (`make bench-onednn`, AMD EPYC):
+  // b-resnet's stride-2 convs 0.44-0.45 -> 0.75-0.78 of oneDNN forward; but a
+  // 1-channel stem 0.52 -> 0.30 (9 or 25 taps per tile do not pay for
+  // transposing it), so stems keep im2col.
+  if (group.channels >= 4 && by_channel_vectors(outs) && group.kernel_h == group.kernel_w && (group.kernel_w == 3 || group.kernel_w == 5) &&
+      group.stride_h == group.stride_w && (group.stride_w == 2 || direct_training_conv_supported(group)))
+    return true;
+  // Otherwise (measured per shape, `make bench`, conv rows): im2col + GEMM
+  // wins for a 1..3-channel input (its column matrix is small) and for
+  // layers wider than 64 channels on maps larger than 8x8.
+  return direct_training_conv_supported(group) && group.channels >= 4 && (outs <= 64 || g.column_cols() <= 64);
 }
 
 Tensor Conv2d::forward_direct(const Tensor& x, const ConvGeometry& g, Tensor y, const Filters& filters) {
@@ -329,10 +339,12 @@ Tensor Conv2d::backward_direct(const Tensor& dy, const ConvGeometry& g) {
   const int64_t group_weights = weight.value.numel() / groups;
   Tensor dx = needs_input_grad_ ? Tensor::uninitialized(input_.shape()) : Tensor();  // (N, C_in, H, W)
   const bool channel_vectors = by_channel_vectors(group_outs);
-  // dx is a convolution of dy with the flipped filters: C_in/groups outputs per group.
+  // At stride 1, dx is a convolution of dy with the flipped filters: C_in/groups outputs per group.
+  const bool by_flipped_filters = g.stride_h == 1 && g.stride_w == 1;
   const ConvGeometry dx_group = input_gradient_geometry(group, group_outs);
   const bool dx_by_channel_vectors = by_channel_vectors(group.channels);
-  if (needs_input_grad_) {
+  d_column_buffers_.resize(num_threads());
+  if (needs_input_grad_ && by_flipped_filters) {
     flipped_weight_.resize(static_cast<size_t>(weight.value.numel()));  // per group (C_in/groups, C_out/groups, K, K)
     for (int k = 0; k < groups; ++k)
       flip_filters_for_input_gradient(weight.value.data() + k * group_weights, group_outs, group,
@@ -360,6 +372,18 @@ Tensor Conv2d::backward_direct(const Tensor& dy, const ConvGeometry& g) {
         conv2d_direct_backward_weights(images, image_in, dy_k, image_out, end - first, group, group_outs, d_weight);
     }
     if (!needs_input_grad_) return;
+    if (!by_flipped_filters) {  // stride 2: dx = col2im(W^T dy), one image at a time
+      const int rows = static_cast<int>(group.column_rows()), cols = static_cast<int>(g.column_cols());
+      grow(d_column_buffers_[t], g.column_rows() * cols);
+      for (int64_t n = first; n < end; ++n) {
+        for (int k = 0; k < groups; ++k)
+          gemm(true, false, rows, cols, group_outs, 1.0f, weight.value.data() + k * group_weights, rows,
+               dy.data() + n * image_out + k * group_out, cols, 0.0f,
+               d_column_buffers_[t].data() + static_cast<int64_t>(k) * rows * cols, cols);
+        col2im(d_column_buffers_[t].data(), g, dx.data() + n * image_in);
+      }
+      return;
+    }
     for (int64_t n = first; n < end; ++n)
       for (int k = 0; k < groups; ++k) {
         const float* dy_k = dy.data() + n * image_out + k * group_out;

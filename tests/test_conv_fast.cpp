@@ -234,8 +234,9 @@ TEST_CASE("the channel-vector direct conv equals the reference", "[conv-fast]") 
 }
 
 TEST_CASE("direct training convs (shifted rows, no columns) equal the reference", "[conv-fast]") {
-  // Stride-1 3x3 and 5x5 convs with 4+ input channels per group train on
-  // engine/conv_direct_backward.h: every padding 0..K-1, output channel
+  // Stride-1 3x3 and 5x5 convs with 4+ input channels per group (and, with a
+  // vector's worth of output channels, stride 2 and any input) train on the
+  // direct kernels (engine/conv_channel_vector.h, conv_direct_backward.h): every padding 0..K-1, output channel
   // counts that leave 1..3 in the last block of 4, maps narrower and wider
   // than one vector, and batches large enough that the weight gradient
   // stacks images in several runs (a 28x28 map with padding 1 takes 2 per run).
@@ -243,6 +244,7 @@ TEST_CASE("direct training convs (shifted rows, no columns) equal the reference"
     int batch, in, out, kernel, padding, height, width;
     bool bias;
     int groups = 1;
+    int stride = 1;
   };
   const Case cases[] = {
       {5, 16, 16, 3, 1, 28, 28, false},  // b-resnet's stage-1 conv, 3 runs of stacked images
@@ -254,13 +256,18 @@ TEST_CASE("direct training convs (shifted rows, no columns) equal the reference"
       {1, 4, 5, 5, 1, 5, 40, true},      {2, 7, 3, 3, 1, 1, 1, true},
       {3, 32, 32, 3, 1, 14, 14, false, 8},  // b-resnext's grouped 3x3: a group at a time
       {2, 64, 64, 3, 1, 7, 7, true, 4},     {2, 12, 6, 5, 2, 9, 9, true, 3},
+      // With a vector's worth of output channels: stride 2 (input gradient by
+      // GEMM + col2im), odd maps, a grouped one.
+      {3, 16, 32, 3, 1, 28, 28, false, 1, 2},  // b-resnet's stage-2 entry
+      {2, 32, 64, 3, 1, 13, 13, false, 2, 2},  {2, 8, 16, 5, 2, 11, 9, true, 1, 2},
+      {2, 5, 40, 3, 0, 10, 12, true, 1, 2},    {3, 4, 32, 5, 2, 12, 12, true},
   };
   Rng weights(81);
   for (int threads : {1, 2}) {
     ThreadCountScope scope(threads);
     int trial = 0;
     for (const Case& c : cases) {
-      Conv2d conv(c.in, c.out, c.kernel, Conv2dOptions{1, c.padding, c.groups, c.bias}, weights);
+      Conv2d conv(c.in, c.out, c.kernel, Conv2dOptions{c.stride, c.padding, c.groups, c.bias}, weights);
       const Tensor x = random_tensor(Shape{c.batch, c.in, c.height, c.width}, 900 + trial);
       require_matches_reference(conv, x, 950 + trial++);
       INFO(conv.describe() << " on " << x.shape().str());
@@ -272,8 +279,10 @@ TEST_CASE("direct training convs (shifted rows, no columns) equal the reference"
       REQUIRE_FALSE(conv.backward(random_tensor(conv.out_shape(x.shape()), 3)).defined());
       conv.set_needs_input_grad(true);
     }
-    // A 1..3-channel input (per group) keeps im2col: its column matrix is small.
-    Conv2d stem(1, 16, 3, Conv2dOptions{1, 1, 1, false}, weights), depthwise(8, 8, 3, Conv2dOptions{1, 1, 8, true}, weights);
+    // A 1..3-channel input (per group) with fewer output channels than a
+    // vector keeps im2col: its column matrix is small.
+    const int narrow = channel_vector_lanes() - 1;
+    Conv2d stem(1, narrow, 3, Conv2dOptions{1, 1, 1, false}, weights), depthwise(8, 8, 3, Conv2dOptions{1, 1, 8, true}, weights);
     require_matches_reference(stem, random_tensor(Shape{2, 1, 10, 10}, 5), 6);
     REQUIRE_FALSE(stem.used_direct_path());
     require_matches_reference(depthwise, random_tensor(Shape{2, 8, 10, 10}, 7), 8);
