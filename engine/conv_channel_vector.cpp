@@ -81,6 +81,13 @@ TileFunction tile_function(int vectors, int stride, int positions) {
   return stride == 1 ? kTiles<1, 1>[positions] : kTiles<1, 2>[positions];
 }
 
+// The first vector-aligned float of `buffer`, grown to hold `size` floats from there.
+float* aligned_floats(std::vector<float>& buffer, int64_t size) {
+  if (static_cast<int64_t>(buffer.size()) < size + kLanes) buffer.resize(static_cast<size_t>(size + kLanes));
+  const uintptr_t misalignment = reinterpret_cast<uintptr_t>(buffer.data()) % (sizeof(float) * kLanes);
+  return buffer.data() + (misalignment ? kLanes - misalignment / sizeof(float) : 0);
+}
+
 }  // namespace
 
 int channel_vector_lanes() { return kLanes; }
@@ -89,9 +96,8 @@ const float* pack_channel_vector_filters(const float* weight, int out_channels, 
                                         std::vector<float>& storage) {
   const int64_t taps = g.column_rows();  // C * KH * KW
   const int64_t blocks = (out_channels + kLanes - 1) / kLanes;
-  storage.assign(static_cast<size_t>(blocks * taps * kLanes + kLanes), 0.0f);  // + room to align
-  const uintptr_t misalignment = reinterpret_cast<uintptr_t>(storage.data()) % (sizeof(float) * kLanes);
-  float* packed = storage.data() + (misalignment ? kLanes - misalignment / sizeof(float) : 0);
+  float* packed = aligned_floats(storage, blocks * taps * kLanes);
+  std::fill_n(packed, blocks * taps * kLanes, 0.0f);  // lanes past O stay zero
   // Written in order, read from kLanes filters at once (each read sequentially).
   float* to = packed;
   for (int64_t b = 0; b < blocks; ++b) {
@@ -246,14 +252,9 @@ void conv2d_channel_vector_weight_gradient(const float* images, int64_t image_st
   // Per thread, grown once: the sums (packed as the forward's filters), the
   // run's transposed output gradients and its zero-padded images.
   thread_local std::vector<float> sums_buffer, dy_buffer, image_buffer;
-  auto aligned = [](std::vector<float>& buffer, int64_t size) {
-    if (static_cast<int64_t>(buffer.size()) < size + kLanes) buffer.resize(static_cast<size_t>(size + kLanes));
-    const uintptr_t misalignment = reinterpret_cast<uintptr_t>(buffer.data()) % (sizeof(float) * kLanes);
-    return buffer.data() + (misalignment ? kLanes - misalignment / sizeof(float) : 0);
-  };
-  float* sums = aligned(sums_buffer, blocks * block_floats);
-  float* dy_t = aligned(dy_buffer, per_run * positions * padded_outs);
-  float* padded = aligned(image_buffer, per_run * image_floats);
+  float* sums = aligned_floats(sums_buffer, blocks * block_floats);
+  float* dy_t = aligned_floats(dy_buffer, per_run * positions * padded_outs);
+  float* padded = aligned_floats(image_buffer, per_run * image_floats);
   std::memset(sums, 0, sizeof(float) * blocks * block_floats);
 
   for (int64_t first = 0; first < count; first += per_run) {
