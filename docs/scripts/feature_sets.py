@@ -33,7 +33,7 @@ from branchy_runs import BRANCHY, ROOT, run
 # max pooling, or average pooling to a G x G grid, joined by "+".
 POINT_SETS = ["avg", "avg+max", "grid2+max", "grid4+max", "grid7+max"]
 # And a wider head (hidden units; 32 above) on the richer sets: is the input or the head the limit?
-WIDER_HEADS = [("grid4+max", 128)]
+WIDER_HEADS = [("grid4+max", 128), ("grid7+max", 128)]
 POINT_KINDS = {"skip": ["skip-pred"], "exit": ["exit-pred@each:trust", "exit-pred@each:fallback"]}
 # Before the network runs: the input image itself, pooled to a grid.
 INPUT_SETS = ["grid4", "grid7"]
