@@ -11,9 +11,8 @@
 //
 // Why (against conv_direct.h, which puts output positions in the lanes):
 // positions in the lanes waste the lanes that fall on padding columns (a 7x7
-// map with 3x3 padding computes 9 of every 16 lanes usefully... and a 16-lane
-// vector spans a whole 7-wide row and part of the next), need one broadcast
-// weight per multiply-add, and need stride 1. Channels in the lanes waste
+// map padded for a 3x3 kernel is 9 wide, so 2 of every 9 lanes compute
+// nothing), need one broadcast weight per multiply-add, and need stride 1. Channels in the lanes waste
 // nothing when the output channels are a multiple of L, take any stride, and
 // read each weight vector once per T multiply-adds. It is oneDNN's scheme for
 // its direct convolutions, here on plain NCHW tensors: inputs are broadcast
