@@ -22,6 +22,16 @@ constexpr int kMaxVectors = 2;        // channel vectors per tile
 // broadcast must fit in the register file, or the sums spill.
 constexpr int max_tile(int vectors) { return vectors == 2 ? (kWide ? 12 : 6) : (kWide ? 14 : 12); }
 
+// GCC's predictive commoning carries a tile's inputs from one tap to the next
+// in general registers and pays a move and a register broadcast for each,
+// where a broadcast from memory is one load: switched off in the tiles
+// (clang has no such pass and no such attribute).
+#if defined(__GNUC__) && !defined(__clang__)
+#define BRANCHY_NO_PREDICTIVE_COMMONING __attribute__((optimize("no-predictive-commoning")))
+#else
+#define BRANCHY_NO_PREDICTIVE_COMMONING
+#endif
+
 // Below this an image's channels are not shared among threads (as in
 // conv_direct.cpp: waking the second thread costs more than it saves).
 constexpr int64_t kMinSplitMacs = int64_t{2} << 20;
@@ -37,11 +47,8 @@ struct TileArgs {
 };
 
 // sums (T, V*L) of the tile: position t, channel v*L + l.
-// (Without predictive commoning: GCC otherwise carries the T input values
-// from one kw to the next in general registers and pays a move and a
-// register broadcast for each, where a broadcast from memory is one load.)
 template <int V, int T, int S>
-__attribute__((optimize("no-predictive-commoning"))) void convolve_tile(const TileArgs& a, float* sums) {
+BRANCHY_NO_PREDICTIVE_COMMONING void convolve_tile(const TileArgs& a, float* sums) {
   Vec acc[V][T];
   for (int v = 0; v < V; ++v) {
     const Vec b = Vec::load_unaligned(a.bias_lanes + v * kLanes);
@@ -180,10 +187,9 @@ struct GradientArgs {
 };
 
 // V vectors of output channels x R kernel rows x KW taps: sums in registers
-// over every position of every image of the run. (Without predictive
-// commoning, as convolve_tile.)
+// over every position of every image of the run.
 template <int V, int R, int KW>
-__attribute__((optimize("no-predictive-commoning"))) void accumulate_taps(const GradientArgs& a) {
+BRANCHY_NO_PREDICTIVE_COMMONING void accumulate_taps(const GradientArgs& a) {
   Vec acc[R][KW][V];
   for (int r = 0; r < R; ++r)
     for (int kw = 0; kw < KW; ++kw)
