@@ -9,6 +9,7 @@
 
 #include "engine/error.h"
 #include "engine/threads.h"
+#include "engine/transpose.h"
 
 namespace branchy {
 
@@ -21,6 +22,9 @@ constexpr int kMaxVectors = 2;        // channel vectors per tile
 // Positions per tile for V channel vectors: V*T sums, V weights and one
 // broadcast must fit in the register file, or the sums spill.
 constexpr int max_tile(int vectors) { return vectors == 2 ? (kWide ? 12 : 6) : (kWide ? 14 : 12); }
+// The same for a tile of several whole rows (2 rows of a 7-wide map: 28
+// sums, 2 weights and a broadcast take 31 of AVX-512's 32 registers).
+constexpr int max_rows_tile(int vectors) { return vectors == 2 ? (kWide ? 14 : 6) : (kWide ? 14 : 12); }
 
 // GCC's predictive commoning carries a tile's inputs from one tap to the next
 // in general registers and pays a move and a register broadcast for each,
@@ -37,55 +41,105 @@ constexpr int max_tile(int vectors) { return vectors == 2 ? (kWide ? 12 : 6) : (
 constexpr int64_t kMinSplitMacs = int64_t{2} << 20;
 
 struct TileArgs {
-  const float* input;       // padded image at the tile's first tap: row oh*stride_h, column ow0*stride_w
+  const float* input;       // padded image at the tile's first tap: row oh*stride_h + kh0, column ow0*stride_w
   int64_t plane;            // floats per padded channel plane
   int padded_width;         // PW
+  int64_t row_step;         // floats between the inputs of two output rows (stride_h * PW)
   int channels, kernel_h, kernel_w;
+  int kh0, kh1;             // the kernel rows [kh0, kh1) that fall inside the image (the rest read zeros)
   const float* filters;     // packed block of the tile's first channel vector
   int64_t block_floats;     // floats between two packed channel vectors (C*KH*KW*L)
   const float* bias_lanes;  // V*L biases, zeros past the last channel
+  bool relu;                // store max(sum, 0)
 };
 
-// sums (T, V*L) of the tile: position t, channel v*L + l.
-template <int V, int T, int S>
+// sums (R*T, V*L) of a tile of R output rows x T positions: position
+// r*T + t, channel v*L + l. KW: the kernel's width when known at compile time
+// (the tap loop unrolled), 0 for any.
+template <int V, int R, int T, int S, int KW>
 BRANCHY_NO_PREDICTIVE_COMMONING void convolve_tile(const TileArgs& a, float* sums) {
-  Vec acc[V][T];
+  constexpr int P = R * T;
+  Vec acc[V][P];
   for (int v = 0; v < V; ++v) {
     const Vec b = Vec::load_unaligned(a.bias_lanes + v * kLanes);
-    for (int t = 0; t < T; ++t) acc[v][t] = b;
+    for (int p = 0; p < P; ++p) acc[v][p] = b;
   }
-  const int taps_per_row = a.kernel_w;
+  const int taps_per_row = KW ? KW : a.kernel_w;
   for (int c = 0; c < a.channels; ++c) {
-    for (int kh = 0; kh < a.kernel_h; ++kh) {
-      const float* row = a.input + c * a.plane + static_cast<int64_t>(kh) * a.padded_width;
+    for (int kh = a.kh0; kh < a.kh1; ++kh) {
+      const float* row = a.input + c * a.plane + static_cast<int64_t>(kh - a.kh0) * a.padded_width;
       const float* w = a.filters + (static_cast<int64_t>(c) * a.kernel_h + kh) * taps_per_row * kLanes;
       for (int kw = 0; kw < taps_per_row; ++kw) {
         Vec wv[V];
         for (int v = 0; v < V; ++v) wv[v] = Vec::load_aligned(w + kw * kLanes + v * a.block_floats);
-        for (int t = 0; t < T; ++t) {
-          const Vec x(row[kw + t * S]);
-          for (int v = 0; v < V; ++v) acc[v][t] = xsimd::fma(wv[v], x, acc[v][t]);
-        }
+        for (int r = 0; r < R; ++r)
+          for (int t = 0; t < T; ++t) {
+            const Vec x(row[r * a.row_step + kw + t * S]);
+            for (int v = 0; v < V; ++v) acc[v][r * T + t] = xsimd::fma(wv[v], x, acc[v][r * T + t]);
+          }
       }
     }
   }
-  for (int t = 0; t < T; ++t)
-    for (int v = 0; v < V; ++v) acc[v][t].store_unaligned(sums + t * (V * kLanes) + v * kLanes);
+  if (a.relu)
+    for (int v = 0; v < V; ++v)
+      for (int p = 0; p < P; ++p) acc[v][p] = xsimd::select(acc[v][p] < Vec(0.0f), Vec(0.0f), acc[v][p]);  // NaN stays
+  for (int p = 0; p < P; ++p)
+    for (int v = 0; v < V; ++v) acc[v][p].store_unaligned(sums + p * (V * kLanes) + v * kLanes);
 }
 
 using TileFunction = void (*)(const TileArgs&, float*);
 
-// kTiles<V, S>[T] = convolve_tile<V, T, S> for T = 1 .. max_tile(V).
-template <int V, int S, size_t... I>
+// kTiles<V, S, KW>[T] = convolve_tile<V, 1, T, S, KW> for T = 1 .. max_tile(V).
+template <int V, int S, int KW, size_t... I>
 constexpr std::array<TileFunction, sizeof...(I) + 1> tile_table(std::index_sequence<I...>) {
-  return {nullptr, &convolve_tile<V, static_cast<int>(I) + 1, S>...};
+  return {nullptr, &convolve_tile<V, 1, static_cast<int>(I) + 1, S, KW>...};
 }
-template <int V, int S>
-constexpr auto kTiles = tile_table<V, S>(std::make_index_sequence<max_tile(V)>{});
+template <int V, int S, int KW>
+constexpr auto kTiles = tile_table<V, S, KW>(std::make_index_sequence<max_tile(V)>{});
 
-TileFunction tile_function(int vectors, int stride, int positions) {
-  if (vectors == 2) return stride == 1 ? kTiles<2, 1>[positions] : kTiles<2, 2>[positions];
-  return stride == 1 ? kTiles<1, 1>[positions] : kTiles<1, 2>[positions];
+// 3x3 and 5x5 at stride 1 (most of the networks' convs) get their tap loop
+// unrolled; the rest share the general tiles.
+template <int V>
+TileFunction tile_function(int stride, int kernel_w, int positions) {
+  if (stride == 2) return kTiles<V, 2, 0>[positions];
+  if (kernel_w == 3) return kTiles<V, 1, 3>[positions];
+  if (kernel_w == 5) return kTiles<V, 1, 5>[positions];
+  return kTiles<V, 1, 0>[positions];
+}
+
+TileFunction tile_function(int vectors, int stride, int kernel_w, int positions) {
+  return vectors == 2 ? tile_function<2>(stride, kernel_w, positions) : tile_function<1>(stride, kernel_w, positions);
+}
+
+// Tiles of R whole rows for the narrow maps, where one row gives too few
+// positions to keep the multiply-adds busy per weight load (7 columns:
+// B-AlexNet's and the last stages' 7x7 maps; 3: B-AlexNet's branch 1),
+// stride_w 1; nullptr where there is none or the sums would not fit.
+template <int V, int R, int T>
+TileFunction rows_tile(int kernel_w) {
+  if constexpr (R * T > max_rows_tile(V)) {
+    return nullptr;
+  } else {
+    if (kernel_w == 3) return &convolve_tile<V, R, T, 1, 3>;
+    if (kernel_w == 5) return &convolve_tile<V, R, T, 1, 5>;
+    return &convolve_tile<V, R, T, 1, 0>;
+  }
+}
+
+template <int V>
+TileFunction rows_tile(int kernel_w, int rows, int width) {
+  if (width == 7 && rows == 2) return rows_tile<V, 2, 7>(kernel_w);
+  if (width == 3 && rows >= 2 && rows <= 4) {
+    if (rows == 2) return rows_tile<V, 2, 3>(kernel_w);
+    if (rows == 3) return rows_tile<V, 3, 3>(kernel_w);
+    return rows_tile<V, 4, 3>(kernel_w);
+  }
+  return nullptr;
+}
+
+TileFunction rows_tile(int vectors, int stride_w, int kernel_w, int rows, int width) {
+  if (stride_w != 1 || rows < 2) return nullptr;
+  return vectors == 2 ? rows_tile<2>(kernel_w, rows, width) : rows_tile<1>(kernel_w, rows, width);
 }
 
 // The first vector-aligned float of `buffer`, grown to hold `size` floats from there.
@@ -129,18 +183,24 @@ void conv2d_channel_vector(const float* image, const ConvGeometry& g, const floa
   const int64_t block_floats = taps * kLanes;
   const float* padded = zero_padded_image(image, g, 0);
 
-  // A row of OW positions in the fewest tiles, of nearly equal sizes.
-  // Units of work: (group of up to kMaxVectors channel vectors, output row).
+  // A row of OW positions in the fewest tiles, of nearly equal sizes; on
+  // narrow maps, whole rows R at a time (rows_tile). Units of work: (group of
+  // up to kMaxVectors channel vectors, band of R output rows).
   const int vector_blocks = (out_channels + kLanes - 1) / kLanes;
   const int groups = (vector_blocks + kMaxVectors - 1) / kMaxVectors;
+  int band = 1;  // R: the most rows a tile takes (a group of fewer vectors fits them too)
+  for (int rows = std::min(OH, 4); rows >= 2 && band == 1; --rows)
+    if (rows_tile(std::min(kMaxVectors, vector_blocks), g.stride_w, g.kernel_w, rows, OW)) band = rows;
+  const int bands = (OH + band - 1) / band;
   const int64_t macs = static_cast<int64_t>(out_channels) * taps * out_plane;
   const int64_t split_work = split_channels && macs >= kMinSplitMacs ? macs : 0;  // 0: this thread alone
-  parallel_chunks(int64_t{groups} * OH, split_work, [&](int64_t first, int64_t end) {
-    alignas(64) float sums[max_tile(1) * kMaxVectors * kLanes];
+  parallel_chunks(int64_t{groups} * bands, split_work, [&](int64_t first, int64_t end) {
+    alignas(64) float sums[std::max(max_tile(1), max_rows_tile(1)) * kMaxVectors * kLanes];
     alignas(64) float bias_lanes[kMaxVectors * kLanes];
     int current_group = -1, vectors = 0, o0 = 0, count = 0, tiles = 0, tile_size = 0;
     for (int64_t item = first; item < end; ++item) {
-      const int group = static_cast<int>(item / OH), oh = static_cast<int>(item % OH);
+      const int group = static_cast<int>(item / bands), oh_first = static_cast<int>(item % bands) * band;
+      const int oh_end = std::min(OH, oh_first + band);
       if (group != current_group) {
         current_group = group;
         vectors = std::min(kMaxVectors, vector_blocks - group * kMaxVectors);
@@ -150,17 +210,36 @@ void conv2d_channel_vector(const float* image, const ConvGeometry& g, const floa
         tiles = (OW + max_tile(vectors) - 1) / max_tile(vectors);
         tile_size = (OW + tiles - 1) / tiles;
       }
-      TileArgs a{nullptr, plane, PW, g.channels, g.kernel_h, g.kernel_w,
-                 packed + static_cast<int64_t>(group) * kMaxVectors * block_floats, block_floats, bias_lanes};
+      TileArgs a{nullptr, plane, PW, int64_t{g.stride_h} * PW, g.channels, g.kernel_h, g.kernel_w, 0, 0,
+                 packed + static_cast<int64_t>(group) * kMaxVectors * block_floats, block_floats, bias_lanes, relu};
       const int stride = vectors * kLanes;  // floats per position in `sums`
-      for (int ow0 = 0; ow0 < OW; ow0 += tile_size) {
-        const int T = std::min(tile_size, OW - ow0);
-        a.input = padded + static_cast<int64_t>(oh) * g.stride_h * PW + static_cast<int64_t>(ow0) * g.stride_w;
-        tile_function(vectors, g.stride_w, T)(a, sums);
-        // Transpose the tile back into the output planes.
+      // One tile: `rows` output rows from oh, T positions from ow0 (T = OW when rows > 1).
+      auto convolve = [&](TileFunction tile, int oh, int rows, int ow0, int T) {
+        // Kernel rows over the top padding of the last row or the bottom
+        // padding of the first multiply zeros for every row: skipped.
+        const int top = oh * g.stride_h - g.pad_h;  // image row under kernel row 0 of the first row
+        const int last_top = top + (rows - 1) * g.stride_h;
+        a.kh0 = std::max(0, -last_top);
+        a.kh1 = std::max(a.kh0, std::min(g.kernel_h, g.height - top));
+        a.input = padded + static_cast<int64_t>(oh * g.stride_h + a.kh0) * PW + static_cast<int64_t>(ow0) * g.stride_w;
+        tile(a, sums);
+        // Transpose the tile back into the output planes, a vector of
+        // channels at a time (its rows * T positions are consecutive there).
         float* y = out + static_cast<int64_t>(o0) * out_plane + static_cast<int64_t>(oh) * OW + ow0;
-        for (int j = 0; j < count; ++j, y += out_plane)
-          for (int t = 0; t < T; ++t) y[t] = relu ? std::max(sums[t * stride + j], 0.0f) : sums[t * stride + j];
+        const int positions = rows * T;
+        for (int v = 0; v < vectors; ++v)
+          for (int p0 = 0; p0 < positions; p0 += transpose_block_size())
+            transpose_block(sums + p0 * stride + v * kLanes, stride, std::min(transpose_block_size(), positions - p0),
+                            std::min(kLanes, count - v * kLanes), y + v * kLanes * out_plane + p0, out_plane);
+      };
+      if (TileFunction tile = rows_tile(vectors, g.stride_w, g.kernel_w, oh_end - oh_first, OW)) {
+        convolve(tile, oh_first, oh_end - oh_first, 0, OW);
+      } else {
+        for (int oh = oh_first; oh < oh_end; ++oh)
+          for (int ow0 = 0; ow0 < OW; ow0 += tile_size) {
+            const int T = std::min(tile_size, OW - ow0);
+            convolve(tile_function(vectors, g.stride_w, g.kernel_w, T), oh, 1, ow0, T);
+          }
       }
     }
   });
@@ -275,10 +354,15 @@ void conv2d_channel_vector_weight_gradient(const float* images, int64_t image_st
       // dy_t[i][p][o] = dy[i][o][p], zeros past the last channel.
       const float* d = dy + (first + i) * dy_stride;
       float* to = dy_t + i * positions * padded_outs;
-      for (int64_t p = 0; p < positions; ++p, to += padded_outs) {
-        for (int o = 0; o < out_channels; ++o) to[o] = d[o * positions + p];
-        for (int64_t o = out_channels; o < padded_outs; ++o) to[o] = 0.0f;
-      }
+      const int B = transpose_block_size();
+      for (int o0 = 0; o0 < out_channels; o0 += B)
+        for (int64_t p0 = 0; p0 < positions; p0 += B)
+          transpose_block(d + o0 * positions + p0, positions, std::min(B, out_channels - o0),
+                          static_cast<int>(std::min<int64_t>(B, positions - p0)), to + p0 * padded_outs + o0,
+                          padded_outs);
+      if (out_channels < padded_outs)
+        for (int64_t p = 0; p < positions; ++p)
+          std::fill(to + p * padded_outs + out_channels, to + (p + 1) * padded_outs, 0.0f);
     }
     for (int b = 0; b < blocks; b += kMaxVectors) {
       const int vectors = std::min(kMaxVectors, blocks - b);

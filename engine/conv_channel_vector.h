@@ -7,7 +7,12 @@
 //
 // A tile holds V vectors of output channels (V*L channels) x T output
 // positions of one row in registers: for each tap (c, kh, kw) it loads V
-// weight vectors and broadcasts T input values, for V*T multiply-adds.
+// weight vectors and broadcasts T input values, for V*T multiply-adds. On
+// maps 3 or 7 wide a tile takes 2-4 whole rows (a row alone is too few
+// positions per weight load), and kernel rows that fall on the top or bottom
+// padding for all of a tile's rows are skipped (oneDNN skips the padding
+// too: on a 7x7 map a 3x3 kernel's padding taps are 18% of the nominal work).
+// Finished tiles go back to the NCHW planes through transpose.h.
 //
 // Why (against conv_direct.h, which puts output positions in the lanes):
 // positions in the lanes waste the lanes that fall on padding columns (a 7x7

@@ -10,6 +10,7 @@
 #include "engine/im2col.h"
 #include "engine/rng.h"
 #include "engine/threads.h"
+#include "engine/transpose.h"
 #include "layers/conv2d.h"
 #include "layers/conv2d_reference.h"
 #include "tests/gradcheck.h"
@@ -172,6 +173,27 @@ TEST_CASE("inference convs (direct shifted-row path and im2col path) equal the r
   }
 }
 
+TEST_CASE("transpose_block equals its element-by-element twin", "[conv-fast]") {
+  // Every block shape up to the vector width, inside larger strided arrays:
+  // the floats outside the block (and past its masked lanes) stay untouched.
+  const int B = transpose_block_size();
+  REQUIRE((B == 8 || B == 16));
+  const int64_t from_stride = B + 3, to_stride = B + 5;
+  Tensor from = random_tensor(Shape{B * from_stride}, 11);
+  for (int rows = 0; rows <= B; ++rows)
+    for (int cols = 0; cols <= B; ++cols) {
+      Tensor to_fast(Shape{B * to_stride}), to_plain(Shape{B * to_stride});
+      to_fast.fill(-7.0f);
+      to_plain.fill(-7.0f);
+      transpose_block(from.data() + 1, from_stride, rows, cols, to_fast.data() + 2, to_stride);
+      reference::transpose_block(from.data() + 1, from_stride, rows, cols, to_plain.data() + 2, to_stride);
+      INFO(rows << " x " << cols);
+      for (int64_t i = 0; i < to_fast.numel(); ++i) REQUIRE(to_fast[i] == to_plain[i]);
+      if (rows > 0 && cols > 0) REQUIRE(to_plain[2 + (cols - 1) * to_stride + rows - 1] == from[1 + (rows - 1) * from_stride + cols - 1]);
+    }
+  REQUIRE_THROWS(transpose_block(from.data(), from_stride, B + 1, 1, from.data(), 1));
+}
+
 TEST_CASE("the channel-vector direct conv equals the reference", "[conv-fast]") {
   // engine/conv_channel_vector.h on its own: output channels below, at and
   // past one and two vectors (one of L or 2L lanes partly empty), strides 1
@@ -222,6 +244,49 @@ TEST_CASE("the channel-vector direct conv equals the reference", "[conv-fast]") 
       REQUIRE(relative_difference(y, expected) < 1e-5f);
     }
   }
+  // Maps 3 and 7 wide go in tiles of several whole rows: every height from
+  // 1 to 9 (bands of 2-4 rows and a shorter last band), kernels 1, 3 and 5
+  // with their padding (rows over the top and bottom padding skipped per
+  // band), stride_h 1 and 2, 1 and 2 vectors of channels plus a partial one.
+  int narrow = 0;
+  for (int out_width : {3, 7})
+    for (int out_height = 1; out_height <= 9; ++out_height)
+      for (int k : {1, 3, 5})
+        for (int stride_h : {1, 2}) {
+          ConvGeometry g{};
+          g.channels = 1 + narrow % 5;
+          g.kernel_h = g.kernel_w = k;
+          g.stride_w = 1;
+          g.stride_h = stride_h;
+          g.pad_h = g.pad_w = k / 2;
+          g.width = out_width - 2 * g.pad_w + k - 1;
+          g.height = (out_height - 1) * stride_h - 2 * g.pad_h + k;
+          if (g.height < 1) continue;
+          REQUIRE(g.out_width() == out_width);
+          REQUIRE(g.out_height() == out_height);
+          const int out_channels = std::vector<int>{L, 2 * L, 3 * L - 5}[narrow % 3];
+          const Tensor x = random_tensor(Shape{1, g.channels, g.height, g.width}, 1500 + narrow);
+          const Tensor w = random_tensor(Shape{out_channels, g.channels, k, k}, 1600 + narrow);
+          const Tensor b = random_tensor(Shape{out_channels}, 1700 + narrow);
+          Tensor y(Shape{1, out_channels, out_height, out_width});
+          conv2d_channel_vector(x.data(), g, pack_channel_vector_filters(w.data(), out_channels, g, storage),
+                                b.data(), out_channels, y.data());
+          INFO(g.channels << "->" << out_channels << " k" << k << " stride_h " << stride_h << " on " << g.height
+                          << "x" << g.width);
+          // The reference takes one stride: stride_h 2 keeps every other row of stride 1's output.
+          const Tensor dense = conv2d_forward_reference(x, w, b, 1, k / 2, 1);
+          if (stride_h == 1)
+            REQUIRE(relative_difference(y, dense) < 1e-5f);
+          else
+            for (int o = 0; o < out_channels; ++o) {
+              for (int oh = 0; oh < out_height; ++oh)
+                for (int ow = 0; ow < out_width; ++ow)
+                  REQUIRE(std::abs(y[(o * out_height + oh) * out_width + ow] -
+                                   dense[(o * dense.shape()[2] + oh * stride_h) * out_width + ow]) < 1e-4f);
+            }
+          ++narrow;
+        }
+  REQUIRE(narrow > 90);
   // Over 2M MACs, so the two threads share the image's rows of channels.
   ConvGeometry big{32, 14, 14, 5, 5, 1, 1, 2, 2};
   const Tensor x = random_tensor(Shape{1, 32, 14, 14}, 1400), w = random_tensor(Shape{64, 32, 5, 5}, 1401);
