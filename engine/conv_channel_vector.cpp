@@ -55,9 +55,13 @@ struct TileArgs {
 
 // sums (R*T, V*L) of a tile of R output rows x T positions: position
 // r*T + t, channel v*L + l. KW: the kernel's width when known at compile time
-// (the tap loop unrolled), 0 for any.
-template <int V, int R, int T, int S, int KW>
+// (the tap loop unrolled), 0 for any. PAD >= 0: the tile covers whole rows
+// padded by PAD columns on each side (KW known), and the multiply-adds of
+// taps that fall on those columns are left out (at compile time).
+template <int V, int R, int T, int S, int KW, int PAD = -1>
 BRANCHY_NO_PREDICTIVE_COMMONING void convolve_tile(const TileArgs& a, float* sums) {
+  static_assert(PAD < 0 || KW > 0, "skipping padding columns needs the kernel width");
+  constexpr int image_width = (T - 1) * S + KW - 2 * PAD;  // when PAD >= 0
   constexpr int P = R * T;
   Vec acc[V][P];
   for (int v = 0; v < V; ++v) {
@@ -69,12 +73,20 @@ BRANCHY_NO_PREDICTIVE_COMMONING void convolve_tile(const TileArgs& a, float* sum
     for (int kh = a.kh0; kh < a.kh1; ++kh) {
       const float* row = a.input + c * a.plane + static_cast<int64_t>(kh - a.kh0) * a.padded_width;
       const float* w = a.filters + (static_cast<int64_t>(c) * a.kernel_h + kh) * taps_per_row * kLanes;
+#pragma GCC unroll 8
       for (int kw = 0; kw < taps_per_row; ++kw) {
         Vec wv[V];
         for (int v = 0; v < V; ++v) wv[v] = Vec::load_aligned(w + kw * kLanes + v * a.block_floats);
+        // Each tap broadcasts its inputs from memory: left to itself, the
+        // compiler keeps the inputs shared by neighbouring taps in registers
+        // (with the tap loop unrolled), and the sums no longer fit.
+        const float* tap = row + kw;
+        __asm__("" : "+r"(tap));
         for (int r = 0; r < R; ++r)
           for (int t = 0; t < T; ++t) {
-            const Vec x(row[r * a.row_step + kw + t * S]);
+            const int column = t * S + kw - PAD;  // in the image, when PAD >= 0
+            if (PAD >= 0 && (column < 0 || column >= image_width)) continue;
+            const Vec x(tap[r * a.row_step + t * S]);
             for (int v = 0; v < V; ++v) acc[v][r * T + t] = xsimd::fma(wv[v], x, acc[v][r * T + t]);
           }
       }
@@ -97,14 +109,20 @@ constexpr std::array<TileFunction, sizeof...(I) + 1> tile_table(std::index_seque
 template <int V, int S, int KW>
 constexpr auto kTiles = tile_table<V, S, KW>(std::make_index_sequence<max_tile(V)>{});
 
-// 3x3 and 5x5 at stride 1 (most of the networks' convs) get their tap loop
-// unrolled; the rest share the general tiles.
+// 3x3 and 5x5 at stride 1 (most of the networks' convs), and the 1- and
+// 2-wide parts of them that a strided conv's input gradient convolves with
+// (conv_strided_input_gradient.h), get their tap loop unrolled; the rest
+// share the general tiles.
 template <int V>
 TileFunction tile_function(int stride, int kernel_w, int positions) {
   if (stride == 2) return kTiles<V, 2, 0>[positions];
-  if (kernel_w == 3) return kTiles<V, 1, 3>[positions];
-  if (kernel_w == 5) return kTiles<V, 1, 5>[positions];
-  return kTiles<V, 1, 0>[positions];
+  switch (kernel_w) {
+    case 1: return kTiles<V, 1, 1>[positions];
+    case 2: return kTiles<V, 1, 2>[positions];
+    case 3: return kTiles<V, 1, 3>[positions];
+    case 5: return kTiles<V, 1, 5>[positions];
+    default: return kTiles<V, 1, 0>[positions];
+  }
 }
 
 TileFunction tile_function(int vectors, int stride, int kernel_w, int positions) {
@@ -115,31 +133,38 @@ TileFunction tile_function(int vectors, int stride, int kernel_w, int positions)
 // positions to keep the multiply-adds busy per weight load (7 columns:
 // B-AlexNet's and the last stages' 7x7 maps; 3: B-AlexNet's branch 1),
 // stride_w 1; nullptr where there is none or the sums would not fit.
+// With 'same' padding (pad_w = KW / 2, KW 3 or 5) the taps on the padding
+// columns are left out: 2 of a 3x3 kernel's 21 taps per row on a 7-wide map,
+// 2 of 9 on a 3-wide one (oneDNN leaves them out too).
 template <int V, int R, int T>
-TileFunction rows_tile(int kernel_w) {
+TileFunction rows_tile(int kernel_w, int pad_w) {
   if constexpr (R * T > max_rows_tile(V)) {
     return nullptr;
   } else {
-    if (kernel_w == 3) return &convolve_tile<V, R, T, 1, 3>;
-    if (kernel_w == 5) return &convolve_tile<V, R, T, 1, 5>;
+    if (kernel_w == 3) return pad_w == 1 ? &convolve_tile<V, R, T, 1, 3, 1> : &convolve_tile<V, R, T, 1, 3>;
+    if (kernel_w == 5) return pad_w == 2 ? &convolve_tile<V, R, T, 1, 5, 2> : &convolve_tile<V, R, T, 1, 5>;
     return &convolve_tile<V, R, T, 1, 0>;
   }
 }
 
 template <int V>
-TileFunction rows_tile(int kernel_w, int rows, int width) {
-  if (width == 7 && rows == 2) return rows_tile<V, 2, 7>(kernel_w);
-  if (width == 3 && rows >= 2 && rows <= 4) {
-    if (rows == 2) return rows_tile<V, 2, 3>(kernel_w);
-    if (rows == 3) return rows_tile<V, 3, 3>(kernel_w);
-    return rows_tile<V, 4, 3>(kernel_w);
+TileFunction rows_tile(int kernel_w, int pad_w, int rows, int width) {
+  if (width == 7 && rows <= 2) return rows == 2 ? rows_tile<V, 2, 7>(kernel_w, pad_w) : rows_tile<V, 1, 7>(kernel_w, pad_w);
+  if (width == 3 && rows <= 4) {
+    if (rows == 1) return rows_tile<V, 1, 3>(kernel_w, pad_w);
+    if (rows == 2) return rows_tile<V, 2, 3>(kernel_w, pad_w);
+    if (rows == 3) return rows_tile<V, 3, 3>(kernel_w, pad_w);
+    return rows_tile<V, 4, 3>(kernel_w, pad_w);
   }
   return nullptr;
 }
 
-TileFunction rows_tile(int vectors, int stride_w, int kernel_w, int rows, int width) {
-  if (stride_w != 1 || rows < 2) return nullptr;
-  return vectors == 2 ? rows_tile<2>(kernel_w, rows, width) : rows_tile<1>(kernel_w, rows, width);
+// whole_rows: the tiles cover the conv's rows from their first column (else
+// no padding columns are left out).
+TileFunction rows_tile(int vectors, const ConvGeometry& g, bool whole_rows, int rows, int width) {
+  if (g.stride_w != 1) return nullptr;
+  const int pad_w = whole_rows ? g.pad_w : -1;
+  return vectors == 2 ? rows_tile<2>(g.kernel_w, pad_w, rows, width) : rows_tile<1>(g.kernel_w, pad_w, rows, width);
 }
 
 // The first vector-aligned float of `buffer`, grown to hold `size` floats from there.
@@ -172,16 +197,25 @@ const float* pack_channel_vector_filters(const float* weight, int out_channels, 
 
 void conv2d_channel_vector(const float* image, const ConvGeometry& g, const float* packed, const float* bias,
                            int out_channels, float* out, bool split_channels, bool relu) {
+  const int PW = g.width + 2 * g.pad_w;
+  const int64_t plane = static_cast<int64_t>(g.height + 2 * g.pad_h) * PW;
+  conv2d_channel_vector_window(zero_padded_image(image, g, 0), plane, PW, g, ConvWindow{0, g.out_height(), 0, g.out_width()},
+                               packed, bias, out_channels, out, split_channels, relu);
+}
+
+void conv2d_channel_vector_window(const float* padded, int64_t plane, int padded_width, const ConvGeometry& g,
+                                  const ConvWindow& window, const float* packed, const float* bias, int out_channels,
+                                  float* out, bool split_channels, bool relu) {
   BRANCHY_CHECK(g.stride_w == 1 || g.stride_w == 2, "conv2d_channel_vector: stride_w ", g.stride_w);
   BRANCHY_CHECK(reinterpret_cast<uintptr_t>(packed) % (sizeof(float) * kLanes) == 0,
                 "conv2d_channel_vector: packed filters must be aligned to a vector");
-  const int OH = g.out_height(), OW = g.out_width();
+  const int OH = window.rows, OW = window.cols;  // outputs computed here
   const int64_t out_plane = static_cast<int64_t>(OH) * OW;
-  const int PW = g.width + 2 * g.pad_w;
-  const int64_t plane = static_cast<int64_t>(g.height + 2 * g.pad_h) * PW;
+  const int PW = padded_width;
   const int64_t taps = g.column_rows();
   const int64_t block_floats = taps * kLanes;
-  const float* padded = zero_padded_image(image, g, 0);
+  // Tiles that leave out the padding columns need to span the conv's rows.
+  const bool whole_rows = window.col0 == 0 && window.cols == g.out_width();
 
   // A row of OW positions in the fewest tiles, of nearly equal sizes; on
   // narrow maps, whole rows R at a time (rows_tile). Units of work: (group of
@@ -190,7 +224,7 @@ void conv2d_channel_vector(const float* image, const ConvGeometry& g, const floa
   const int groups = (vector_blocks + kMaxVectors - 1) / kMaxVectors;
   int band = 1;  // R: the most rows a tile takes (a group of fewer vectors fits them too)
   for (int rows = std::min(OH, 4); rows >= 2 && band == 1; --rows)
-    if (rows_tile(std::min(kMaxVectors, vector_blocks), g.stride_w, g.kernel_w, rows, OW)) band = rows;
+    if (rows_tile(std::min(kMaxVectors, vector_blocks), g, whole_rows, rows, OW)) band = rows;
   const int bands = (OH + band - 1) / band;
   const int64_t macs = static_cast<int64_t>(out_channels) * taps * out_plane;
   const int64_t split_work = split_channels && macs >= kMinSplitMacs ? macs : 0;  // 0: this thread alone
@@ -213,15 +247,18 @@ void conv2d_channel_vector(const float* image, const ConvGeometry& g, const floa
       TileArgs a{nullptr, plane, PW, int64_t{g.stride_h} * PW, g.channels, g.kernel_h, g.kernel_w, 0, 0,
                  packed + static_cast<int64_t>(group) * kMaxVectors * block_floats, block_floats, bias_lanes, relu};
       const int stride = vectors * kLanes;  // floats per position in `sums`
-      // One tile: `rows` output rows from oh, T positions from ow0 (T = OW when rows > 1).
+      // One tile: `rows` output rows from oh, T positions from ow0 (T = OW
+      // when rows > 1), both counted within the window.
       auto convolve = [&](TileFunction tile, int oh, int rows, int ow0, int T) {
         // Kernel rows over the top padding of the last row or the bottom
         // padding of the first multiply zeros for every row: skipped.
-        const int top = oh * g.stride_h - g.pad_h;  // image row under kernel row 0 of the first row
+        const int conv_row = window.row0 + oh;
+        const int top = conv_row * g.stride_h - g.pad_h;  // image row under kernel row 0 of the first row
         const int last_top = top + (rows - 1) * g.stride_h;
         a.kh0 = std::max(0, -last_top);
         a.kh1 = std::max(a.kh0, std::min(g.kernel_h, g.height - top));
-        a.input = padded + static_cast<int64_t>(oh * g.stride_h + a.kh0) * PW + static_cast<int64_t>(ow0) * g.stride_w;
+        a.input = padded + static_cast<int64_t>(conv_row * g.stride_h + a.kh0) * PW +
+                  static_cast<int64_t>(window.col0 + ow0) * g.stride_w;
         tile(a, sums);
         // Transpose the tile back into the output planes, a vector of
         // channels at a time (its rows * T positions are consecutive there).
@@ -232,7 +269,7 @@ void conv2d_channel_vector(const float* image, const ConvGeometry& g, const floa
             transpose_block(sums + p0 * stride + v * kLanes, stride, std::min(transpose_block_size(), positions - p0),
                             std::min(kLanes, count - v * kLanes), y + v * kLanes * out_plane + p0, out_plane);
       };
-      if (TileFunction tile = rows_tile(vectors, g.stride_w, g.kernel_w, oh_end - oh_first, OW)) {
+      if (TileFunction tile = rows_tile(vectors, g, whole_rows, oh_end - oh_first, OW)) {
         convolve(tile, oh_first, oh_end - oh_first, 0, OW);
       } else {
         for (int oh = oh_first; oh < oh_end; ++oh)

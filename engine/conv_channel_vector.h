@@ -54,6 +54,21 @@ const float* pack_channel_vector_filters(const float* weight, int out_channels, 
 void conv2d_channel_vector(const float* image, const ConvGeometry& g, const float* packed, const float* bias,
                            int out_channels, float* out, bool split_channels = false, bool relu = false);
 
+// The same on an image the caller padded: rows of padded_width floats,
+// planes of `plane` floats, `padded` at the conv's own padded origin (row
+// -pad_h, column -pad_w of the image), zeros wherever the window's taps reach
+// outside the image (kernel rows wholly outside are not read). Computes the
+// outputs in rows [row0, row0 + rows) x columns [col0, col0 + cols) of the
+// conv (any range; past its own outputs they read padding) into out (O,
+// rows, cols). The input gradient of strided convs uses it (one window per
+// phase, conv_strided_input_gradient.h).
+struct ConvWindow {
+  int row0, rows, col0, cols;
+};
+void conv2d_channel_vector_window(const float* padded, int64_t plane, int padded_width, const ConvGeometry& g,
+                                  const ConvWindow& window, const float* packed, const float* bias, int out_channels,
+                                  float* out, bool split_channels = false, bool relu = false);
+
 // The weight gradient by the same scheme: a vector of L output channels'
 // sums for each tap (c, kh, kw), over every output position of every image:
 //

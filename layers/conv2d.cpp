@@ -141,7 +141,8 @@ bool Conv2d::direct_path_pays(const ConvGeometry& g) const {
   // With a vector's worth of output channels and 4+ input channels: every
   // 3x3 and 5x5 at stride 1 or 2 (forward and weight gradient in
   // engine/conv_channel_vector.h; the input gradient there too at stride 1,
-  // by GEMM + col2im at stride 2). Measured (`make bench-onednn`, AMD EPYC):
+  // at stride 2 by phases with a vector's worth of input channels
+  // (conv_strided_input_gradient.h), else by GEMM + col2im). Measured (`make bench-onednn`, AMD EPYC):
   // b-resnet's stride-2 convs 0.44-0.45 -> 0.75-0.78 of oneDNN forward; but a
   // 1-channel stem 0.52 -> 0.30 (9 or 25 taps per tile do not pay for
   // transposing it), so stems keep im2col.
@@ -343,6 +344,9 @@ Tensor Conv2d::backward_direct(const Tensor& dy, const ConvGeometry& g) {
   const bool by_flipped_filters = g.stride_h == 1 && g.stride_w == 1;
   const ConvGeometry dx_group = input_gradient_geometry(group, group_outs);
   const bool dx_by_channel_vectors = by_channel_vectors(group.channels);
+  // At stride 2, with a vector's worth of input channels: by phases
+  // (conv_strided_input_gradient.h); with fewer, GEMM + col2im.
+  const bool by_phases = !by_flipped_filters && dx_by_channel_vectors;
   d_column_buffers_.resize(num_threads());
   if (needs_input_grad_ && by_flipped_filters) {
     flipped_weight_.resize(static_cast<size_t>(weight.value.numel()));  // per group (C_in/groups, C_out/groups, K, K)
@@ -351,6 +355,11 @@ Tensor Conv2d::backward_direct(const Tensor& dy, const ConvGeometry& g) {
                                       flipped_weight_.data() + k * group_weights);
     if (dx_by_channel_vectors)
       pack_groups(flipped_weight_.data(), groups, group.channels, dx_group, packed_storage_, packed_filters_);
+  }
+  if (needs_input_grad_ && by_phases) {
+    strided_plans_.resize(groups);
+    for (int k = 0; k < groups; ++k)
+      plan_strided_input_gradient(weight.value.data() + k * group_weights, group_outs, group, strided_plans_[k]);
   }
   // Each thread takes a run of images: their weight gradients summed
   // privately (then one reduction), their input gradients written in place.
@@ -372,6 +381,13 @@ Tensor Conv2d::backward_direct(const Tensor& dy, const ConvGeometry& g) {
         conv2d_direct_backward_weights(images, image_in, dy_k, image_out, end - first, group, group_outs, d_weight);
     }
     if (!needs_input_grad_) return;
+    if (by_phases) {
+      for (int64_t n = first; n < end; ++n)
+        for (int k = 0; k < groups; ++k)
+          strided_input_gradient(dy.data() + n * image_out + k * group_out, strided_plans_[k],
+                                 dx.data() + n * image_in + k * group_in);
+      return;
+    }
     if (!by_flipped_filters) {  // stride 2: dx = col2im(W^T dy), one image at a time
       const int rows = static_cast<int>(group.column_rows()), cols = static_cast<int>(g.column_cols());
       grow(d_column_buffers_[t], g.column_rows() * cols);

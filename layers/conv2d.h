@@ -30,6 +30,7 @@
 
 #include <vector>
 
+#include "engine/conv_strided_input_gradient.h"
 #include "engine/im2col.h"
 #include "engine/rng.h"
 #include "layers/layer.h"
@@ -112,6 +113,8 @@ class Conv2d : public Layer {
   // conv_channel_vector.h: packed_filters_[k] points into packed_storage_[k].
   std::vector<std::vector<float>> packed_storage_;
   std::vector<const float*> packed_filters_;
+  // A strided conv's input gradient by phases (conv_strided_input_gradient.h), per group.
+  std::vector<StridedInputGradient> strided_plans_;
   std::vector<float> folded_weight_, folded_bias_;  // forward_folded's filters
   // Scratch reused across calls (no allocation on the hot path): per thread.
   std::vector<std::vector<float>> column_buffers_, d_column_buffers_, d_weight_buffers_;

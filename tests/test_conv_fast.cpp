@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "engine/conv_channel_vector.h"
+#include "engine/conv_strided_input_gradient.h"
 #include "engine/im2col.h"
 #include "engine/rng.h"
 #include "engine/threads.h"
@@ -298,6 +299,51 @@ TEST_CASE("the channel-vector direct conv equals the reference", "[conv-fast]") 
   REQUIRE(relative_difference(y, conv2d_forward_reference(x, w, b, 1, 2, 1)) < 1e-5f);
 }
 
+TEST_CASE("a strided conv's input gradient by phases equals the reference", "[conv-fast]") {
+  // Strides 2 and 3 (4 and 9 phases; with a 1-wide kernel or a large
+  // stride some phases get no taps and their rows of dx are zero), kernels
+  // 1..5 with any padding, maps whose last rows no window reaches, input
+  // channels below, at and past a vector. Compared with W^T dy + col2im.
+  Rng shapes(93);
+  const int L = channel_vector_lanes();
+  StridedInputGradient plan;
+  for (int trial = 0; trial < 80; ++trial) {
+    ConvGeometry g{};
+    g.channels = std::vector<int>{1, L - 1, L, L + 3, 2 * L}[trial % 5];
+    g.kernel_h = draw(shapes, 1, 5);
+    g.kernel_w = trial % 4 == 0 ? draw(shapes, 1, 5) : g.kernel_h;
+    g.stride_h = trial % 6 == 5 ? 3 : 2;
+    g.stride_w = trial % 9 == 8 ? 3 : 2;
+    g.pad_h = draw(shapes, 0, g.kernel_h - 1);
+    g.pad_w = draw(shapes, 0, g.kernel_w - 1);
+    g.height = std::max(1, g.kernel_h - 2 * g.pad_h) + draw(shapes, 0, 15);
+    g.width = std::max(1, g.kernel_w - 2 * g.pad_w) + draw(shapes, 0, 30);
+    const int out_channels = draw(shapes, 1, 2 * L + 1);
+    const Tensor w = random_tensor(Shape{out_channels, g.channels, g.kernel_h, g.kernel_w}, 1800 + trial);
+    const Tensor dy = random_tensor(Shape{out_channels, g.out_height(), g.out_width()}, 1900 + trial);
+    Tensor dx(Shape{g.channels, g.height, g.width});
+    dx.fill(NAN);  // every element must be written
+    plan_strided_input_gradient(w.data(), out_channels, g, plan);
+    strided_input_gradient(dy.data(), plan, dx.data());
+    // Reference: columns = W^T dy in double, then the per-element col2im.
+    std::vector<float> columns(static_cast<size_t>(g.column_rows() * g.column_cols()));
+    for (int64_t r = 0; r < g.column_rows(); ++r)
+      for (int64_t p = 0; p < g.column_cols(); ++p) {
+        double sum = 0.0;
+        for (int o = 0; o < out_channels; ++o)
+          sum += static_cast<double>(w[o * g.column_rows() + r]) * dy[o * g.column_cols() + p];
+        columns[r * g.column_cols() + p] = static_cast<float>(sum);
+      }
+    Tensor expected(dx.shape());
+    reference::col2im(columns.data(), g, expected.data());
+    INFO("trial " << trial << ": " << g.channels << "->" << out_channels << " k" << g.kernel_h << "x" << g.kernel_w
+                  << " s" << g.stride_h << "," << g.stride_w << " p" << g.pad_h << "," << g.pad_w << " on "
+                  << g.height << "x" << g.width);
+    REQUIRE(plan.phases.size() == static_cast<size_t>(g.stride_h * g.stride_w));
+    REQUIRE(relative_difference(dx, expected) < 1e-5f);
+  }
+}
+
 TEST_CASE("direct training convs (shifted rows, no columns) equal the reference", "[conv-fast]") {
   // Stride-1 3x3 and 5x5 convs with 4+ input channels per group (and, with a
   // vector's worth of output channels, stride 2 and any input) train on the
@@ -322,8 +368,10 @@ TEST_CASE("direct training convs (shifted rows, no columns) equal the reference"
       {3, 32, 32, 3, 1, 14, 14, false, 8},  // b-resnext's grouped 3x3: a group at a time
       {2, 64, 64, 3, 1, 7, 7, true, 4},     {2, 12, 6, 5, 2, 9, 9, true, 3},
       // With a vector's worth of output channels: stride 2 (input gradient by
-      // GEMM + col2im), odd maps, a grouped one.
+      // phases with a vector's worth of input channels, else GEMM + col2im),
+      // odd maps, grouped ones.
       {3, 16, 32, 3, 1, 28, 28, false, 1, 2},  // b-resnet's stage-2 entry
+      {2, 64, 64, 3, 1, 14, 14, false, 4, 2},  // b-resnext's (16 channels per group)
       {2, 32, 64, 3, 1, 13, 13, false, 2, 2},  {2, 8, 16, 5, 2, 11, 9, true, 1, 2},
       {2, 5, 40, 3, 0, 10, 12, true, 1, 2},    {3, 4, 32, 5, 2, 12, 12, true},
   };
