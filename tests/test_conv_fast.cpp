@@ -288,6 +288,22 @@ TEST_CASE("the channel-vector direct conv equals the reference", "[conv-fast]") 
           ++narrow;
         }
   REQUIRE(narrow > 90);
+  // 'Same' padding at stride 1 leaves out the taps on the padding columns in
+  // the tiles at either end of a row (and in tiles spanning it): rows of
+  // every width from 1 to 30 (one tile, two, three), 3x3 and 5x5.
+  for (int width = 1; width <= 30; ++width)
+    for (int k : {3, 5})
+      for (int out_channels : {L, 2 * L + 3}) {
+        const ConvGeometry g{3, 2, width, k, k, 1, 1, k / 2, k / 2};
+        const Tensor x = random_tensor(Shape{1, 3, 2, width}, 2000 + width);
+        const Tensor w = random_tensor(Shape{out_channels, 3, k, k}, 2100 + k);
+        const Tensor b = random_tensor(Shape{out_channels}, 2200);
+        Tensor y(Shape{1, out_channels, 2, width});
+        conv2d_channel_vector(x.data(), g, pack_channel_vector_filters(w.data(), out_channels, g, storage), b.data(),
+                              out_channels, y.data());
+        INFO("width " << width << " k" << k << " outs " << out_channels);
+        REQUIRE(relative_difference(y, conv2d_forward_reference(x, w, b, 1, k / 2, 1)) < 1e-5f);
+      }
   // Over 2M MACs, so the two threads share the image's rows of channels.
   ConvGeometry big{32, 14, 14, 5, 5, 1, 1, 2, 2};
   const Tensor x = random_tensor(Shape{1, 32, 14, 14}, 1400), w = random_tensor(Shape{64, 32, 5, 5}, 1401);
