@@ -86,6 +86,8 @@ class Conv2d : public Layer {
   Tensor forward_with(const Tensor& x, Mode mode, const Filters& filters);
   ConvGeometry group_geometry(const ConvGeometry& g) const;  // g with one group's input channels
   bool direct_path_pays(const ConvGeometry& g) const;
+  // Whether conv_channel_vector.h has the weight gradient for this shape.
+  bool channel_vector_weight_gradient_applies(const ConvGeometry& g) const;
   Tensor forward_direct(const Tensor& x, const ConvGeometry& g, Tensor y, const Filters& filters);
   Tensor backward_direct(const Tensor& dy, const ConvGeometry& g);
   bool is_pointwise() const { return kernel_ == 1 && options_.stride == 1 && options_.padding == 0; }
@@ -108,6 +110,9 @@ class Conv2d : public Layer {
   std::vector<float> kept_columns_;
   bool columns_kept_ = false;
   bool forward_was_direct_ = false;  // the train-mode forward took the direct path
+  // The train-mode forward took im2col, but backward (weight gradient only)
+  // is backward_direct's.
+  bool weights_by_channel_vectors_ = false;
   std::vector<float> flipped_weight_;  // (C_in, C_out, K, K), for the direct input gradient
   // The direct kernels' filters (or flipped ones) packed per group for
   // conv_channel_vector.h: packed_filters_[k] points into packed_storage_[k].

@@ -416,5 +416,28 @@ TEST_CASE("direct training convs (shifted rows, no columns) equal the reference"
     REQUIRE_FALSE(stem.used_direct_path());
     require_matches_reference(depthwise, random_tensor(Shape{2, 8, 10, 10}, 7), 8);
     REQUIRE_FALSE(depthwise.used_direct_path());
+    // A network's first conv (1-3 channels, no input gradient) with a
+    // vector's worth of outputs: forward by im2col, weight gradient by
+    // channel vectors from the input alone (no columns kept).
+    const int L = channel_vector_lanes();
+    const Tensor no_bias;
+    for (const Case& c : {Case{4, 1, 2 * L, 5, 2, 28, 28, true}, Case{3, 3, L + 3, 3, 1, 9, 13, false}}) {
+      Conv2d first(c.in, c.out, c.kernel, Conv2dOptions{1, c.padding, 1, c.bias}, weights);
+      first.set_needs_input_grad(false);
+      const Tensor x = random_tensor(Shape{c.batch, c.in, c.height, c.width}, 40 + c.in);
+      const Tensor y = first.forward(x, Mode::train);
+      INFO(first.describe());
+      REQUIRE_FALSE(first.used_direct_path());
+      REQUIRE(relative_difference(y, conv2d_forward_reference(x, first.weight.value,
+                                                                c.bias ? first.bias.value : no_bias, 1, c.padding, 1)) <
+              1e-5f);
+      const Tensor dy = random_tensor(y.shape(), 50 + c.in);
+      first.zero_grad();
+      REQUIRE_FALSE(first.backward(dy).defined());
+      Tensor dx_ref, dw_ref, db_ref = c.bias ? Tensor(Shape{c.out}) : Tensor();
+      conv2d_backward_reference(x, first.weight.value, dy, 1, c.padding, 1, dx_ref, dw_ref, db_ref);
+      REQUIRE(relative_difference(first.weight.grad, dw_ref) < 1e-5f);
+      if (c.bias) REQUIRE(relative_difference(first.bias.grad, db_ref) < 1e-5f);
+    }
   }
 }
