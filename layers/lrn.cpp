@@ -42,12 +42,13 @@ namespace {
 // d^(-beta) over n values. std::pow costs ~30 ns a call and made LRN as slow
 // as the convolution before it; AlexNet's (and BranchyNet's) beta = 0.75 is
 // 1 / sqrt(d * sqrt(d)), which vectorises (float rounding of a few ulp).
+// (Loops calling it are unswitched on beta and vectorised by the compiler.)
+inline float inverse_power(float d, float beta) {
+  return beta == 0.75f ? 1.0f / std::sqrt(d * std::sqrt(d)) : std::pow(d, -beta);
+}
+
 void inverse_powers(const float* d, float beta, int64_t n, float* out) {
-  if (beta == 0.75f) {
-    for (int64_t i = 0; i < n; ++i) out[i] = 1.0f / std::sqrt(d[i] * std::sqrt(d[i]));
-  } else {
-    for (int64_t i = 0; i < n; ++i) out[i] = std::pow(d[i], -beta);
-  }
+  for (int64_t i = 0; i < n; ++i) out[i] = inverse_power(d[i], beta);
 }
 
 }  // namespace
@@ -105,24 +106,34 @@ Tensor LocalResponseNorm::backward(const Tensor& dy) {
   // ratio = dy * y / d, the per-channel term every window that reads x_j sums.
   Tensor ratio = Tensor::uninitialized(shape);
   float* ratio_data = ratio.data();
-  for (int64_t i = 0; i < ratio.numel(); ++i) ratio_data[i] = dy_data[i] * y_data[i] / d_data[i];
+  parallel_chunks(planes, ratio.numel(), [&](int64_t first_plane, int64_t end_plane) {
+    for (int64_t i = first_plane * plane; i < end_plane * plane; ++i)
+      ratio_data[i] = dy_data[i] * y_data[i] / d_data[i];
+  });
 
   Tensor dx = Tensor::uninitialized(shape);
   float* dx_data = dx.data();
   const float coefficient = 2.0f * alpha_ * beta_ / static_cast<float>(size_);
   // j is in W(c) exactly when c is in [j - after, j + before].
   const int64_t before = size_ / 2, after = (size_ - 1) / 2;
-  parallel_for(planes, dx.numel() * size_, [&](int64_t n_j) {
-    const int64_t n = n_j / channels, j = n_j % channels;
-    const int64_t first = std::max<int64_t>(j - after, 0), last = std::min(j + before, channels - 1);
-    const float* ratio_sample = ratio_data + n * channels * plane;  // (C, plane)
-    const int64_t offset = n_j * plane;
-    float* dx_plane = dx_data + offset;
-    inverse_powers(d_data + offset, beta_, plane, dx_plane);  // d^-beta, then the rest of dx
-    for (int64_t i = 0; i < plane; ++i) {
-      float window_sum = 0.0f;
-      for (int64_t c = first; c <= last; ++c) window_sum += ratio_sample[c * plane + i];
-      dx_plane[i] = dy_data[offset + i] * dx_plane[i] - coefficient * x_data[offset + i] * window_sum;
+  parallel_chunks(planes, dx.numel() * size_, [&](int64_t first_plane, int64_t end_plane) {
+    for (int64_t n_j = first_plane; n_j < end_plane; ++n_j) {
+      const int64_t n = n_j / channels, j = n_j % channels;
+      const int64_t first = std::max<int64_t>(j - after, 0), last = std::min(j + before, channels - 1);
+      const float* ratio_sample = ratio_data + n * channels * plane;  // (C, plane)
+      const int64_t offset = n_j * plane;
+      float* dx_plane = dx_data + offset;
+      // The window's sum of ratio planes, plane by plane (whole rows in vectors), into dx.
+      std::fill(dx_plane, dx_plane + plane, 0.0f);
+      for (int64_t c = first; c <= last; ++c) {
+        const float* ratio_plane = ratio_sample + c * plane;
+        for (int64_t i = 0; i < plane; ++i) dx_plane[i] += ratio_plane[i];
+      }
+      const float* d = d_data + offset;
+      const float* dy_plane = dy_data + offset;
+      const float* x_plane = x_data + offset;
+      for (int64_t i = 0; i < plane; ++i)
+        dx_plane[i] = dy_plane[i] * inverse_power(d[i], beta_) - coefficient * x_plane[i] * dx_plane[i];
     }
   });
   return dx;
