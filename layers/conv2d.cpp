@@ -226,6 +226,7 @@ Tensor Conv2d::forward_with(const Tensor& x, Mode mode, const Filters& filters) 
     // No column matrix: backward reads only the input.
     input_ = mode == Mode::train ? x : Tensor();
     columns_kept_ = false;
+    weights_by_channel_vectors_ = false;
     return forward_direct(x, g, std::move(y), filters);
   }
   const int64_t column_size = g.column_rows() * g.column_cols();  // one image's (C_in*K*K, OH*OW)

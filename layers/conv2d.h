@@ -69,6 +69,9 @@ class Conv2d : public Layer {
   int out_channels() const { return out_channels_; }
   // Whether the latest forward took the direct path (tests check they cover it).
   bool used_direct_path() const { return forward_was_direct_; }
+  // The last train-mode forward took im2col but backward takes the weight
+  // gradient by channel vectors (a first conv: no input gradient).
+  bool weights_by_channel_vectors() const { return weights_by_channel_vectors_; }
   const Conv2dOptions& options() const { return options_; }
 
   Param weight;  // (C_out, C_in/groups, K, K)
