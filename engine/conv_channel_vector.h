@@ -42,8 +42,18 @@ namespace branchy {
 // AVX-512, 8 with AVX2).
 int channel_vector_lanes();
 
+// The lanes the kernels below use for `out_channels` (per group): with
+// AVX-512, fewer than 16 channels go in half (8-lane, 256-bit) vectors, so
+// 8-15 channels fill whole vectors; otherwise channel_vector_lanes(). The
+// packed filters, the forward and the weight gradient all choose by it.
+int channel_vector_lanes(int out_channels);
+
+// The fewest output channels that fill a vector: 8 with AVX-512 and AVX2.
+int min_channel_vector_lanes();
+
 // The filters packed as (ceil(O / L), C, KH, KW, L) from weight (O, C, KH,
-// KW): lane l of block b holds filter b*L + l, zeros past O. Returns the
+// KW), L = channel_vector_lanes(O): lane l of block b holds filter b*L + l,
+// zeros past O. Returns the
 // packed filters, aligned to a vector, inside `storage` (resized).
 const float* pack_channel_vector_filters(const float* weight, int out_channels, const ConvGeometry& g,
                                         std::vector<float>& storage);
