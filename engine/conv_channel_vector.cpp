@@ -132,7 +132,7 @@ constexpr auto kTiles = tile_table<Vec, V, S, KW>(std::make_index_sequence<max_t
 // share the general tiles.
 template <class Vec, int V>
 TileFunction tile_function(int stride, int kernel_w, int positions) {
-  if (stride == 2) return kTiles<Vec, V, 2, 0>[positions];
+  if (stride == 2) return kernel_w == 3 ? kTiles<Vec, V, 2, 3>[positions] : kTiles<Vec, V, 2, 0>[positions];
   switch (kernel_w) {
     case 1: return kTiles<Vec, V, 1, 1>[positions];
     case 2: return kTiles<Vec, V, 1, 2>[positions];
@@ -179,45 +179,54 @@ TileFunction row_tile(int vectors, const ConvGeometry& g, bool whole_rows, int o
 
 // Tiles of R whole rows for the narrow maps, where one row gives too few
 // positions to keep the multiply-adds busy per weight load (7 columns:
-// B-AlexNet's and the last stages' 7x7 maps; 3: B-AlexNet's branch 1),
-// stride_w 1; nullptr where there is none or the sums would not fit.
-// With 'same' padding (pad_w = KW / 2, KW 3 or 5) the taps on the padding
-// columns are left out: 2 of a 3x3 kernel's 21 taps per row on a 7-wide map,
-// 2 of 9 on a 3-wide one (oneDNN leaves them out too).
-template <class Vec, int V, int R, int T>
+// B-AlexNet's and the last stages' 7x7 maps, the 7x7 outputs of stride-2
+// convs on 14x14 and of their input gradient's phases; 3: B-AlexNet's
+// branch 1); nullptr where there is none or the sums would not fit.
+// With 'same' padding at stride 1 (pad_w = KW / 2, KW 3 or 5) the taps on
+// the padding columns are left out: 2 of a 3x3 kernel's 21 taps per row on a
+// 7-wide map, 2 of 9 on a 3-wide one (oneDNN leaves them out too).
+template <class Vec, int V, int R, int T, int S>
 TileFunction rows_tile(int kernel_w, int pad_w) {
   if constexpr (R * T > max_rows_tile(V)) {
     return nullptr;
   } else {
-    if (kernel_w == 3)
-      return pad_w == 1 ? &convolve_tile<Vec, V, R, T, 1, 3, 1, 3> : &convolve_tile<Vec, V, R, T, 1, 3>;
-    if (kernel_w == 5)
-      return pad_w == 2 ? &convolve_tile<Vec, V, R, T, 1, 5, 2, 3> : &convolve_tile<Vec, V, R, T, 1, 5>;
-    return &convolve_tile<Vec, V, R, T, 1, 0>;
+    if constexpr (S == 1) {
+      if (kernel_w == 3 && pad_w == 1) return &convolve_tile<Vec, V, R, T, 1, 3, 1, 3>;
+      if (kernel_w == 5 && pad_w == 2) return &convolve_tile<Vec, V, R, T, 1, 5, 2, 3>;
+    }
+    switch (kernel_w) {  // the tap loop unrolled for the networks' kernels and the phases' 1- and 2-wide parts
+      case 1: return &convolve_tile<Vec, V, R, T, S, 1>;
+      case 2: return &convolve_tile<Vec, V, R, T, S, 2>;
+      case 3: return &convolve_tile<Vec, V, R, T, S, 3>;
+      case 5: return &convolve_tile<Vec, V, R, T, S, 5>;
+      default: return &convolve_tile<Vec, V, R, T, S, 0>;
+    }
   }
 }
 
-template <class Vec, int V>
+template <class Vec, int V, int S>
 TileFunction rows_tile(int kernel_w, int pad_w, int rows, int width) {
   if (width == 7 && rows <= 2)
-    return rows == 2 ? rows_tile<Vec, V, 2, 7>(kernel_w, pad_w) : rows_tile<Vec, V, 1, 7>(kernel_w, pad_w);
+    return rows == 2 ? rows_tile<Vec, V, 2, 7, S>(kernel_w, pad_w) : rows_tile<Vec, V, 1, 7, S>(kernel_w, pad_w);
   if (width == 3 && rows <= 4) {
-    if (rows == 1) return rows_tile<Vec, V, 1, 3>(kernel_w, pad_w);
-    if (rows == 2) return rows_tile<Vec, V, 2, 3>(kernel_w, pad_w);
-    if (rows == 3) return rows_tile<Vec, V, 3, 3>(kernel_w, pad_w);
-    return rows_tile<Vec, V, 4, 3>(kernel_w, pad_w);
+    if (rows == 1) return rows_tile<Vec, V, 1, 3, S>(kernel_w, pad_w);
+    if (rows == 2) return rows_tile<Vec, V, 2, 3, S>(kernel_w, pad_w);
+    if (rows == 3) return rows_tile<Vec, V, 3, 3, S>(kernel_w, pad_w);
+    return rows_tile<Vec, V, 4, 3, S>(kernel_w, pad_w);
   }
   return nullptr;
 }
 
 // whole_rows: the tiles cover the conv's rows from their first column (else
-// no padding columns are left out).
+// no padding columns are left out). Strides 1 and 2 along the width.
 template <class Vec>
 TileFunction rows_tile(int vectors, const ConvGeometry& g, bool whole_rows, int rows, int width) {
-  if (g.stride_w != 1) return nullptr;
   const int pad_w = whole_rows ? g.pad_w : -1;
-  return vectors == 2 ? rows_tile<Vec, 2>(g.kernel_w, pad_w, rows, width)
-                      : rows_tile<Vec, 1>(g.kernel_w, pad_w, rows, width);
+  if (g.stride_w == 2)
+    return vectors == 2 ? rows_tile<Vec, 2, 2>(g.kernel_w, pad_w, rows, width)
+                        : rows_tile<Vec, 1, 2>(g.kernel_w, pad_w, rows, width);
+  return vectors == 2 ? rows_tile<Vec, 2, 1>(g.kernel_w, pad_w, rows, width)
+                      : rows_tile<Vec, 1, 1>(g.kernel_w, pad_w, rows, width);
 }
 
 // The first vector-aligned float of `buffer`, grown to hold `size` floats from there.

@@ -248,48 +248,47 @@ TEST_CASE("the channel-vector direct conv equals the reference", "[conv-fast]") 
     }
   }
   // Maps 3 and 7 wide go in tiles of several whole rows: every height from
-  // 1 to 9 (bands of 2-4 rows and a shorter last band), kernels 1, 3 and 5
-  // with their padding (rows over the top and bottom padding skipped per
-  // band), stride_h 1 and 2, 1 and 2 vectors of channels plus a partial one.
+  // 1 to 9 (bands of 2-4 rows and a shorter last band), kernels 1, 2, 3 and
+  // 5 with their padding (rows over the top and bottom padding skipped per
+  // band), strides 1, 2 along the height and along both, 1 and 2 vectors of
+  // channels plus a partial one, a half vector and a bit (AVX-512).
   int narrow = 0;
   for (int out_width : {3, 7})
     for (int out_height = 1; out_height <= 9; ++out_height)
-      for (int k : {1, 3, 5})
-        for (int stride_h : {1, 2}) {
+      for (int k : {1, 2, 3, 5})
+        for (const auto& [stride_h, stride_w] : {std::pair{1, 1}, std::pair{2, 1}, std::pair{2, 2}}) {
           ConvGeometry g{};
           g.channels = 1 + narrow % 5;
           g.kernel_h = g.kernel_w = k;
-          g.stride_w = 1;
+          g.stride_w = stride_w;
           g.stride_h = stride_h;
           g.pad_h = g.pad_w = k / 2;
-          g.width = out_width - 2 * g.pad_w + k - 1;
+          g.width = (out_width - 1) * stride_w - 2 * g.pad_w + k;
           g.height = (out_height - 1) * stride_h - 2 * g.pad_h + k;
-          if (g.height < 1) continue;
+          if (g.height < 1 || g.width < 1) continue;
           REQUIRE(g.out_width() == out_width);
           REQUIRE(g.out_height() == out_height);
-          const int out_channels = std::vector<int>{L, 2 * L, 3 * L - 5}[narrow % 3];
+          const int H = min_channel_vector_lanes();
+          const int out_channels = std::vector<int>{L, 2 * L, 3 * L - 5, H + 1}[narrow % 4];
           const Tensor x = random_tensor(Shape{1, g.channels, g.height, g.width}, 1500 + narrow);
           const Tensor w = random_tensor(Shape{out_channels, g.channels, k, k}, 1600 + narrow);
           const Tensor b = random_tensor(Shape{out_channels}, 1700 + narrow);
           Tensor y(Shape{1, out_channels, out_height, out_width});
           conv2d_channel_vector(x.data(), g, pack_channel_vector_filters(w.data(), out_channels, g, storage),
                                 b.data(), out_channels, y.data());
-          INFO(g.channels << "->" << out_channels << " k" << k << " stride_h " << stride_h << " on " << g.height
-                          << "x" << g.width);
-          // The reference takes one stride: stride_h 2 keeps every other row of stride 1's output.
+          INFO(g.channels << "->" << out_channels << " k" << k << " stride " << stride_h << "," << stride_w << " on "
+                          << g.height << "x" << g.width);
+          // The reference takes one stride: a strided output keeps every stride-th row and column of stride 1's.
           const Tensor dense = conv2d_forward_reference(x, w, b, 1, k / 2, 1);
-          if (stride_h == 1)
-            REQUIRE(relative_difference(y, dense) < 1e-5f);
-          else
-            for (int o = 0; o < out_channels; ++o) {
-              for (int oh = 0; oh < out_height; ++oh)
-                for (int ow = 0; ow < out_width; ++ow)
-                  REQUIRE(std::abs(y[(o * out_height + oh) * out_width + ow] -
-                                   dense[(o * dense.shape()[2] + oh * stride_h) * out_width + ow]) < 1e-4f);
-            }
+          const int64_t dense_h = dense.shape()[2], dense_w = dense.shape()[3];
+          for (int o = 0; o < out_channels; ++o)
+            for (int oh = 0; oh < out_height; ++oh)
+              for (int ow = 0; ow < out_width; ++ow)
+                REQUIRE(std::abs(y[(o * out_height + oh) * out_width + ow] -
+                                 dense[(o * dense_h + oh * stride_h) * dense_w + ow * stride_w]) < 1e-4f);
           ++narrow;
         }
-  REQUIRE(narrow > 90);
+  REQUIRE(narrow > 180);
   // 'Same' padding at stride 1 leaves out the taps on the padding columns in
   // the tiles at either end of a row (and in tiles spanning it): rows of
   // every width from 1 to 30 (one tile, two, three), 3x3 and 5x5.
