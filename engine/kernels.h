@@ -36,6 +36,15 @@ void scale(float* x, float alpha, int64_t n);
 double sum(const float* x, int64_t n);
 // Largest element of x (n >= 1); a NaN in x may or may not be returned.
 float max_value(const float* x, int64_t n);
+// sum_i a[i] * b[i] in float.
+float dot(const float* a, const float* b, int64_t n);
+// y (rows) = W (rows, cols, row-major) x (cols): a predictor head's layer at
+// batch 1, where a BLAS call costs more than the arithmetic.
+void matvec(const float* W, int64_t rows, int64_t cols, const float* x, float* y);
+// out[k] = segments[k][0] + ... + segments[k][widths[k] - 1], k < count: the
+// cells of a feature grid, from its bands' column sums. Each segment must be
+// readable for 8 floats (what lies past its width is read and ignored).
+void segment_sums(const float* const* segments, const int64_t* widths, int64_t count, float* out);
 // Sum of (x - center)^2, accumulated in double (batch-norm variance).
 double sum_squared_deviation(const float* x, float center, int64_t n);
 // sum_dy += sum of dy; sum_dy_dev += sum of dy * (x - center) (batch-norm backward).
@@ -59,6 +68,9 @@ void axpy(float alpha, const float* x, float* y, int64_t n);
 void scale(float* x, float alpha, int64_t n);
 double sum(const float* x, int64_t n);
 float max_value(const float* x, int64_t n);
+float dot(const float* a, const float* b, int64_t n);
+void matvec(const float* W, int64_t rows, int64_t cols, const float* x, float* y);
+void segment_sums(const float* const* segments, const int64_t* widths, int64_t count, float* out);
 double sum_squared_deviation(const float* x, float center, int64_t n);
 void sum_and_centered_dot(const float* dy, const float* x, float center, int64_t n, double& sum_dy,
                           double& sum_dy_dev);

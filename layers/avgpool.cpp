@@ -35,7 +35,7 @@ std::string AvgPool2d::describe() const {
 }
 
 Shape AvgPool2d::out_shape(const Shape& in) const {
-  return pooled_shape(describe(), in, kernel_, stride_, padding_, ceil_mode_);
+  return pooled_shape([this] { return describe(); }, in, kernel_, stride_, padding_, ceil_mode_);
 }
 
 Tensor AvgPool2d::forward(const Tensor& x, Mode mode) {

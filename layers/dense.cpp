@@ -13,11 +13,6 @@ namespace branchy {
 
 namespace {
 
-void check_image_input(const std::string& layer, const Shape& in, int channels) {
-  BRANCHY_CHECK(in.rank() == 4 && in[1] == channels && in[2] >= 1 && in[3] >= 1, layer,
-                ": expected input (N, ", channels, ", H, W), got ", in.str());
-}
-
 // Checked in the first member initializer, before any sub-layer is built, so
 // a bad configuration is reported in the block's words rather than a conv's.
 int checked_dense_arguments(const char* block, int in_channels, int growth_rate, int bottleneck_factor,
@@ -118,7 +113,7 @@ std::string DenseLayer::describe() const {
 }
 
 Shape DenseLayer::out_shape(const Shape& in) const {
-  check_image_input(describe(), in, in_channels_);
+  check_image_input([this] { return describe(); }, in, in_channels_);
   Shape out = in;
   out[1] = in_channels_ + growth_rate_;
   return out;
@@ -187,7 +182,7 @@ std::string DenseBlock::describe() const {
 }
 
 Shape DenseBlock::out_shape(const Shape& in) const {
-  check_image_input(describe(), in, in_channels_);
+  check_image_input([this] { return describe(); }, in, in_channels_);
   Shape out = in;
   out[1] = out_channels();
   return out;
@@ -241,7 +236,7 @@ std::string Transition::describe() const {
 }
 
 Shape Transition::out_shape(const Shape& in) const {
-  check_image_input(describe(), in, in_channels_);
+  check_image_input([this] { return describe(); }, in, in_channels_);
   return pool.out_shape(conv.out_shape(in));
 }
 

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/error.h"
 #include "engine/param.h"
 #include "engine/tensor.h"
 
@@ -73,5 +74,14 @@ class Layer {
 };
 
 using LayerPtr = std::unique_ptr<Layer>;
+
+// Throws Error unless `in` is an image batch (N, channels, H, W); the message
+// names the layer by describe_layer() -> std::string, called only then (a
+// name built on every forward cost as much as a small layer's work at batch 1).
+template <class DescribeLayer>
+void check_image_input(const DescribeLayer& describe_layer, const Shape& in, int channels) {
+  BRANCHY_CHECK(in.rank() == 4 && in[1] == channels && in[2] >= 1 && in[3] >= 1, describe_layer(),
+                ": expected input (N, ", channels, ", H, W), got ", in.str());
+}
 
 }  // namespace branchy

@@ -22,7 +22,7 @@ std::string MaxPool2d::describe() const {
 }
 
 Shape MaxPool2d::out_shape(const Shape& in) const {
-  return pooled_shape(describe(), in, kernel_, stride_, padding_, ceil_mode_);
+  return pooled_shape([this] { return describe(); }, in, kernel_, stride_, padding_, ceil_mode_);
 }
 
 namespace {
@@ -203,7 +203,7 @@ namespace branchy::reference {
 // first maximum (a NaN wins). MaxPool2d::forward must agree exactly.
 Tensor maxpool2d_forward(const Tensor& x, int kernel, int stride, int padding, bool ceil_mode,
                          std::vector<int32_t>* argmax) {
-  const Shape out = pooled_shape("maxpool reference", x.shape(), kernel, stride, padding, ceil_mode);
+  const Shape out = pooled_shape([] { return std::string("maxpool reference"); }, x.shape(), kernel, stride, padding, ceil_mode);
   const int64_t planes = out[0] * out[1];
   const int64_t height = x.dim(2), width = x.dim(3);
   const int64_t out_height = out[2], out_width = out[3];

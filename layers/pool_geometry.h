@@ -39,13 +39,16 @@ inline int64_t pooled_length(int64_t in, int kernel, int stride, int padding, bo
   return out;
 }
 
-// (N, C, H, W) -> (N, C, OH, OW), or throws Error naming `layer` and the shape.
-inline Shape pooled_shape(const std::string& layer, const Shape& in, int kernel, int stride, int padding,
-                          bool ceil_mode) {
-  BRANCHY_CHECK(in.rank() == 4, layer, ": expected input (N, C, H, W), got ", in.str());
+// (N, C, H, W) -> (N, C, OH, OW), or throws Error naming the layer
+// (describe_layer() -> std::string, called only then: a layer's name built on
+// every forward cost as much as a small pool's work at batch 1) and the shape.
+template <class DescribeLayer>
+Shape pooled_shape(const DescribeLayer& describe_layer, const Shape& in, int kernel, int stride, int padding,
+                   bool ceil_mode) {
+  BRANCHY_CHECK(in.rank() == 4, describe_layer(), ": expected input (N, C, H, W), got ", in.str());
   const int64_t out_h = pooled_length(in[2], kernel, stride, padding, ceil_mode);
   const int64_t out_w = pooled_length(in[3], kernel, stride, padding, ceil_mode);
-  BRANCHY_CHECK(out_h >= 1 && out_w >= 1, layer, ": input ", in.str(),
+  BRANCHY_CHECK(out_h >= 1 && out_w >= 1, describe_layer(), ": input ", in.str(),
                 " is too small for the window (output would be ", out_h, "x", out_w, ")");
   return Shape{in[0], in[1], out_h, out_w};
 }

@@ -16,11 +16,6 @@ namespace {
 // the same as a 3×3 padding-1 or 1×1 padding-0 conv with that stride gives.
 int64_t subsampled(int64_t size, int stride) { return (size - 1) / stride + 1; }
 
-void check_image_input(const std::string& layer, const Shape& in, int channels) {
-  BRANCHY_CHECK(in.rank() == 4 && in[1] == channels && in[2] >= 1 && in[3] >= 1, layer,
-                ": expected input (N, ", channels, ", H, W), got ", in.str());
-}
-
 // Checked in the first member initializer, before any sub-layer is built, so
 // a bad configuration is reported in the block's words rather than a conv's.
 int checked_block_arguments(const char* block, int in_channels, int middle_channels, int out_channels,
@@ -118,7 +113,7 @@ ResidualShortcut::ResidualShortcut(int in_channels, int out_channels, int stride
 std::string ResidualShortcut::describe() const { return shortcut_word(path_); }
 
 Shape ResidualShortcut::out_shape(const Shape& in) const {
-  check_image_input("shortcut " + describe(), in, in_channels_);
+  check_image_input([this] { return "shortcut " + describe(); }, in, in_channels_);
   return Shape{in[0], out_channels_, subsampled(in[2], stride_), subsampled(in[3], stride_)};
 }
 
@@ -180,7 +175,7 @@ std::string ResidualBasicBlock::describe() const {
 }
 
 Shape ResidualBasicBlock::out_shape(const Shape& in) const {
-  check_image_input(describe(), in, in_channels_);
+  check_image_input([this] { return describe(); }, in, in_channels_);
   return conv2.out_shape(conv1.out_shape(in));
 }
 
@@ -253,7 +248,7 @@ std::string ResidualBottleneck::describe() const {
 }
 
 Shape ResidualBottleneck::out_shape(const Shape& in) const {
-  check_image_input(describe(), in, in_channels_);
+  check_image_input([this] { return describe(); }, in, in_channels_);
   return conv3.out_shape(conv2.out_shape(conv1.out_shape(in)));
 }
 

@@ -53,46 +53,51 @@ int64_t FeatureSpec::macs(const Shape& map) const {
 
 namespace {
 
-// Adds each cell's columns of one band, the cells side by side (one column
-// of each per step): independent chains of adds instead of one cell after
-// another. GRID > 0 fixes the grid at compile time, so the sums stay in
-// registers; 0 takes `grid` at run time.
-template <int GRID>
-void add_cells(const float* column_sums, int grid, const int64_t* x0, const int64_t* cell_width, int64_t widest,
-               float* cells) {
-  const int g = GRID > 0 ? GRID : grid;
-  float total[GRID > 0 ? GRID : 32] = {};
-  for (int64_t j = 0; j < widest; ++j)
-    for (int gx = 0; gx < g; ++gx)
-      if (j < cell_width[gx]) total[gx] += column_sums[x0[gx] + j];
-  std::copy_n(total, g, cells);
-}
+// Where the cells of a grid x grid split of an H x W plane lie (PyTorch's
+// adaptive_avg_pool2d: floor of the start, ceiling of the end, so that
+// neighbours may share a row or column), and 1 / each cell's size.
+struct GridCells {
+  int grid = 1;
+  int64_t y0[32], y1[32];         // band gy: rows [y0, y1)
+  int64_t x0[32], width[32];      // cell gx: columns [x0, x0 + width)
+  float inverse_size[32 * 32];    // (grid, grid)
 
-// Average of each cell of a grid x grid split of one plane (H, W) into out:
-// per band of rows, the rows added column by column into band_sums (W
-// floats, engine/kernels.h), then each cell's few columns. (Cells of
-// b-lenet's 30x30 maps are 8 wide, too short for vectors; summed element by
-// element, one cell after another, they cost more than the predictor.)
-void average_cells(const float* plane, int64_t H, int64_t W, int grid, float* out, float* band_sums) {
+  GridCells(int64_t H, int64_t W, int cells_per_side) : grid(cells_per_side) {
+    for (int g = 0; g < grid; ++g) {  // grid <= 32 (FeatureSpec::parse)
+      y0[g] = g * H / grid;
+      y1[g] = ((g + 1) * H + grid - 1) / grid;
+      x0[g] = g * W / grid;
+      width[g] = ((g + 1) * W + grid - 1) / grid - x0[g];
+    }
+    for (int gy = 0; gy < grid; ++gy)
+      for (int gx = 0; gx < grid; ++gx)
+        inverse_size[gy * grid + gx] = 1.0f / static_cast<float>((y1[gy] - y0[gy]) * width[gx]);
+  }
+};
+
+// Average of each cell of one plane (H, W) into out (grid * grid): each band
+// of rows added column by column into its row of band_sums (grid rows of
+// W + 8 floats, the 8 readable for segment_sums), then every cell's few
+// columns at once (engine/kernels.h). (Cells of b-lenet's 30x30 maps are 8
+// wide, too short for a vector loop of their own.)
+void average_cells(const float* plane, int64_t H, int64_t W, const GridCells& cells, float* out, float* band_sums) {
+  const int grid = cells.grid;
   if (grid == 1) {
     out[0] = static_cast<float>(sum(plane, H * W) / static_cast<double>(H * W));
     return;
   }
-  int64_t x0[32], cell_width[32], widest = 0;  // grid <= 32 (FeatureSpec::parse)
-  for (int gx = 0; gx < grid; ++gx) {
-    x0[gx] = gx * W / grid;                                      // floor
-    cell_width[gx] = ((gx + 1) * W + grid - 1) / grid - x0[gx];  // to the ceiling
-    widest = std::max(widest, cell_width[gx]);
-  }
-  const auto add = grid == 2 ? add_cells<2> : grid == 3 ? add_cells<3> : grid == 4 ? add_cells<4>
-                 : grid == 7 ? add_cells<7> : add_cells<0>;
+  const float* segments[32 * 32];
+  int64_t widths[32 * 32];
   for (int gy = 0; gy < grid; ++gy) {
-    const int64_t y0 = gy * H / grid, y1 = ((gy + 1) * H + grid - 1) / grid;  // floor, ceil
-    column_sums(plane + y0 * W, y1 - y0, W, W, band_sums);  // (W)
-    float* cells = out + gy * grid;  // (grid)
-    add(band_sums, grid, x0, cell_width, widest, cells);
-    for (int gx = 0; gx < grid; ++gx) cells[gx] /= static_cast<float>((y1 - y0) * cell_width[gx]);
+    float* band = band_sums + gy * (W + 8);  // (W)
+    column_sums(plane + cells.y0[gy] * W, cells.y1[gy] - cells.y0[gy], W, W, band);
+    for (int gx = 0; gx < grid; ++gx) {
+      segments[gy * grid + gx] = band + cells.x0[gx];
+      widths[gy * grid + gx] = cells.width[gx];
+    }
   }
+  segment_sums(segments, widths, grid * grid, out);
+  for (int cell = 0; cell < grid * grid; ++cell) out[cell] *= cells.inverse_size[cell];
 }
 
 }  // namespace
@@ -102,18 +107,31 @@ Tensor extract_features(const Tensor& map, const FeatureSpec& spec) {
   const int64_t N = map.dim(0), C = map.dim(1), H = map.dim(2), W = map.dim(3);
   const int64_t width = spec.width(map.shape());
   Tensor out = Tensor::uninitialized(Shape{N, width});  // (N, F)
-  Tensor band_sums = Tensor::uninitialized(Shape{W});  // scratch of average_cells
+  // Scratch of average_cells: the largest grid's bands, W + 8 floats each
+  // (zeros past W); on the stack for the maps predictors read (a router
+  // calls this per sample: no allocation).
+  int largest_grid = 1;
+  for (const FeatureSpec::Part& part : spec.parts) largest_grid = std::max(largest_grid, part.grid);
+  const int64_t scratch = largest_grid * (W + 8);
+  float stack_sums[1024];
+  Tensor heap_sums;
+  float* band_sums = stack_sums;
+  if (scratch > 1024) {
+    heap_sums = Tensor(Shape{scratch});
+    band_sums = heap_sums.data();
+  }
+  for (int band = 0; band < largest_grid; ++band) std::fill_n(band_sums + band * (W + 8) + W, 8, 0.0f);
   for (int64_t n = 0; n < N; ++n) {
     float* row = out.data() + n * width;
     for (const FeatureSpec::Part& part : spec.parts) {
+      if (part.kind == FeatureSpec::Part::Kind::global_max) {
+        for (int64_t c = 0; c < C; ++c) *row++ = max_value(map.data() + (n * C + c) * H * W, H * W);
+        continue;
+      }
+      const GridCells cells(H, W, part.grid);
       for (int64_t c = 0; c < C; ++c) {
-        const float* plane = map.data() + (n * C + c) * H * W;
-        if (part.kind == FeatureSpec::Part::Kind::global_max) {
-          *row++ = max_value(plane, H * W);
-        } else {
-          average_cells(plane, H, W, part.grid, row, band_sums.data());
-          row += part.grid * part.grid;
-        }
+        average_cells(map.data() + (n * C + c) * H * W, H, W, cells, row, band_sums);
+        row += part.grid * part.grid;
       }
     }
   }

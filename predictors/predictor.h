@@ -25,6 +25,7 @@
 #include "engine/param.h"
 #include "engine/rng.h"
 #include "formats/json.h"
+#include "layers/linear.h"
 #include "nets/branchy_net.h"
 #include "nets/sequential.h"
 #include "predictors/features.h"
@@ -126,8 +127,11 @@ class Predictor {
  private:
   struct Head {
     Sequential network;     // Linear -> ReLU -> Linear
+    Linear* fc1 = nullptr;  // network's layers, read directly by scores_from_features
+    Linear* fc2 = nullptr;
     Param feature_mean;     // (F) not trained
     Param feature_inv_std;  // (F) not trained
+    std::vector<float> standardised, hidden;  // (F), (hidden): scratch of scores_from_features
   };
   Head& head(int point);
   const Head& head(int point) const;

@@ -101,7 +101,38 @@ TEST_CASE("element-wise kernels equal their plain twins", "[conv]") {
         INFO("width " << width << " rows " << count);
         REQUIRE(max_abs_difference(sums_fast, sums_plain) < 1e-5f);
       }
-    // Max pooling's contest with positions: ties (values from a small set),
+    // A head's layer: rows in fours and the rest, columns in vectors and a tail.
+  for (auto [rows, cols] : {std::pair{int64_t{32}, int64_t{85}}, std::pair{int64_t{7}, int64_t{33}},
+                            std::pair{int64_t{2}, int64_t{5}}, std::pair{int64_t{9}, int64_t{16}}}) {
+    float y_fast[32], y_plain[32];
+    matvec(a.data(), rows, cols, b.data(), y_fast);
+    reference::matvec(a.data(), rows, cols, b.data(), y_plain);
+    for (int64_t r = 0; r < rows; ++r) {
+      double magnitude = 0;
+      for (int64_t i = 0; i < cols; ++i) magnitude += std::fabs(a[r * cols + i] * b[i]);
+      INFO(rows << " x " << cols << ", row " << r);
+      REQUIRE(y_fast[r] == Approx(y_plain[r]).margin(1e-6 * magnitude + 1e-7));
+    }
+  }
+  // Grid cells: 1..20 segments (eights and the rest) of widths 1..12 (one
+  // 8-lane vector or a loop), overlapping, read 8 floats past each start.
+  for (int64_t count = 1; count <= 20; ++count)
+    for (int64_t longest : {int64_t{8}, int64_t{12}}) {
+      const float* segments[20];
+      int64_t widths[20];
+      for (int64_t k = 0; k < count; ++k) {
+        segments[k] = a.data() + 3 * k + count % 4;
+        widths[k] = 1 + (k * 5 + count) % longest;
+      }
+      float sums_fast[20], sums_plain[20];
+      segment_sums(segments, widths, count, sums_fast);
+      reference::segment_sums(segments, widths, count, sums_plain);
+      for (int64_t k = 0; k < count; ++k) {
+        INFO(count << " segments, segment " << k << " of width " << widths[k]);
+        REQUIRE(sums_fast[k] == Approx(sums_plain[k]).margin(1e-5));
+      }
+    }
+  // Max pooling's contest with positions: ties (values from a small set),
     // NaN and -inf, windows 1..4, rows of 1..40 window starts.
     Tensor frame(Shape{4 * 48});
     for (int64_t i = 0; i < frame.numel(); ++i)
@@ -141,6 +172,15 @@ TEST_CASE("element-wise kernels equal their plain twins", "[conv]") {
   for (int64_t length : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{33}, n})  // tails, one vector, several
     REQUIRE(max_value(a.data() + 3, length - (length == n ? 3 : 0)) ==
             reference::max_value(a.data() + 3, length - (length == n ? 3 : 0)));
+  // A predictor head's dot products: tails, one vector, several (float
+  // sums in another order: compared against the scale of the terms).
+  for (int64_t length : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{33}, int64_t{85}, n}) {
+    double magnitude = 0;
+    for (int64_t i = 0; i < length; ++i) magnitude += std::fabs(a[i] * b[i]);
+    INFO("dot of length " << length);
+    REQUIRE(dot(a.data(), b.data(), length) ==
+            Approx(reference::dot(a.data(), b.data(), length)).margin(1e-6 * magnitude + 1e-7));
+  }
   // Batch norm's statistics and input gradient.
   for (int64_t length : {int64_t{1}, int64_t{17}, int64_t{1000}, n}) {
     REQUIRE(sum_squared_deviation(a.data(), 0.25f, length) ==

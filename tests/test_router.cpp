@@ -351,6 +351,38 @@ TEST_CASE("the MACs of a predicted route add up by hand on B-LeNet", "[router]")
   for (int e : late.exit) REQUIRE(e == 1);
 }
 
+TEST_CASE("a head's scores, a row at a time, are its layers' forward, whatever the batch", "[router]") {
+  auto net = small_b_resnet(23);
+  for (auto [kind, placement] : {std::pair{PredictorKind::exit, Placement::first},
+                                 std::pair{PredictorKind::skip, Placement::each},
+                                 std::pair{PredictorKind::entropy, Placement::each}}) {
+    PredictorSettings s;
+    s.kind = kind;
+    s.placement = placement;
+    s.features = FeatureSpec::parse("grid2+max");
+    s.hidden = 20;
+    Rng rng(41);
+    Predictor p(*net, s, rng);
+    INFO(p.name());
+    const int point = p.points().front();
+    const int64_t F = s.features.width(p.map_shape(point));
+    p.fit_standardisation(point, random_tensor(Shape{16, F}, 5));  // not the identity
+    const Tensor features = random_tensor(Shape{6, F}, 7);          // (6, F)
+    const Tensor scores = p.scores_from_features(point, features);  // (6, outputs)
+    // The reference: standardise, the Sequential's forward, softmax for a classifier.
+    Tensor standardised = features.clone();
+    p.standardise(point, standardised);
+    const Tensor raw = p.forward_standardised(point, standardised, Mode::eval);
+    const Tensor expected = p.is_classifier() ? softmax(raw) : raw;
+    REQUIRE(scores.shape() == expected.shape());
+    REQUIRE(max_abs_difference(scores, expected) < 1e-5f);
+    for (int64_t n = 0; n < 6; ++n) {  // alone, a row's scores are bit for bit those it had in the batch
+      const Tensor one = p.scores_from_features(point, features.batch_slice(n, n + 1));
+      for (int k = 0; k < p.outputs(); ++k) REQUIRE(one[k] == scores[n * p.outputs() + k]);
+    }
+  }
+}
+
 TEST_CASE("each kind of predictor learns a synthetic routing task", "[router]") {
   auto net = small_b_resnet(17);
   const int64_t N = 1200;
