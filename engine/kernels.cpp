@@ -294,28 +294,37 @@ void matvec(const float* W, int64_t rows, int64_t cols, const float* x, float* y
   for (; r < rows; ++r) y[r] = dot(W + r * cols, x, cols);
 }
 
+namespace {
+
+// Up to eight segments, each as one 8-lane vector B with the lanes past its
+// width set to zero, summed across by one transposing horizontal add (haddp).
+template <class B>
+void eight_segment_sums(const float* const* segments, const int64_t* widths, int64_t n, float* out) {
+  alignas(32) static constexpr float lane_index[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+  const B lane = B::load_aligned(lane_index), zero(0.0f);
+  B rows[8];
+  for (int64_t j = 0; j < 8; ++j)
+    rows[j] = j < n ? xsimd::select(lane < B(static_cast<float>(widths[j])), B::load_unaligned(segments[j]), zero)
+                    : zero;
+  alignas(32) float sums[8];
+  xsimd::haddp(rows).store_aligned(sums);
+  std::copy_n(sums, n, out);
+}
+
+}  // namespace
+
 void segment_sums(const float* const* segments, const int64_t* widths, int64_t count, float* out) {
-  // Segments are short (a grid cell: 8 columns of a 30-wide map). Eight at a
-  // time, each as one 8-lane vector with the lanes past its width set to
-  // zero, summed across by one transposing horizontal add (haddp); a loop of
-  // scalar adds per segment cost more than the whole predictor head.
+  // Segments are short (a grid cell: 8 columns of a 30-wide map): eight at a
+  // time in vectors; a loop of scalar adds per segment cost more than the
+  // whole predictor head.
   using Eight = xsimd::make_sized_batch_t<float, 8>;
   for (int64_t k = 0; k < count; k += 8) {
     const int64_t n = std::min<int64_t>(8, count - k);
-    bool fits = !std::is_void_v<Eight>;
+    bool fits = true;
     for (int64_t j = 0; j < n; ++j) fits = fits && widths[k + j] <= 8;
     if constexpr (!std::is_void_v<Eight>) {
       if (fits) {
-        alignas(32) static constexpr float lane_index[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-        const Eight lane = Eight::load_aligned(lane_index), zero(0.0f);
-        Eight rows[8];
-        for (int64_t j = 0; j < 8; ++j)
-          rows[j] = j < n ? xsimd::select(lane < Eight(static_cast<float>(widths[k + j])),
-                                          Eight::load_unaligned(segments[k + j]), zero)
-                          : zero;
-        alignas(32) float sums[8];
-        xsimd::haddp(rows).store_aligned(sums);
-        std::copy_n(sums, n, out + k);
+        eight_segment_sums<Eight>(segments + k, widths + k, n, out + k);
         continue;
       }
     }

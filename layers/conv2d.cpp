@@ -28,13 +28,24 @@ void grow(std::vector<float>& buffer, int64_t size) {
 
 // Whether the direct kernels put output channels in the vector lanes
 // (engine/conv_channel_vector.h) for a convolution with `outs` output
-// channels per group. From one vector's worth of channels on they fill the
-// lanes and run 1.2-1.5x faster than conv_direct.h's positions-in-lanes
-// kernel (2x on 7x7 maps); below it conv_direct.h wastes fewer lanes.
-// Measured in `make bench-onednn`. With AVX-512, 8-15 channels go in half
-// (8-lane) vectors: b-resnext's 8-per-group stride-2 conv 0.26-0.31 -> 0.48-0.66
-// of oneDNN forward.
-bool by_channel_vectors(int outs) { return outs >= min_channel_vector_lanes(); }
+// channels per group on output rows `width` wide, or output positions
+// (conv_direct.h). Each fills a share of its lanes: outs over whole vectors
+// of channels (with AVX-512, 8-15 channels take half (8-lane) vectors), the
+// row over whole vectors of positions. Channel vectors run 1.2-1.5x faster
+// at equal shares (2x on 7x7 maps), so they win unless positions fill 1.3x
+// more. Measured in `make bench-onednn`: b-resnext's 8-per-group stride-2
+// conv in half vectors 0.26-0.31 -> 0.48-0.66 of oneDNN forward; b-lenet's
+// 5->10 3x3 on 15x15 (10 of 16 channel lanes, 15 of 16 positions) 0.48-0.55
+// by channel vectors, 0.67-0.70 by positions; its 10->20 5x5 (20 of 32, 11
+// of 16) 0.66 by channel vectors, 0.46 by positions.
+bool by_channel_vectors(int outs, int64_t width) {
+  if (outs < min_channel_vector_lanes()) return false;  // not a vector's worth
+  const int64_t channel_lanes = channel_vector_lanes(outs), position_lanes = channel_vector_lanes();
+  const int64_t channel_slots = (outs + channel_lanes - 1) / channel_lanes * channel_lanes;
+  const int64_t position_slots = (width + position_lanes - 1) / position_lanes * position_lanes;
+  // 1.3 * outs / channel_slots >= width / position_slots
+  return 13 * outs * position_slots >= 10 * width * channel_slots;
+}
 
 // packed[k] = group k's filters packed for conv_channel_vector.h, in storage[k].
 void pack_groups(const float* weight, int groups, int group_outs, const ConvGeometry& group,
@@ -138,8 +149,16 @@ ConvGeometry Conv2d::group_geometry(const ConvGeometry& g) const {
 
 bool Conv2d::channel_vector_weight_gradient_applies(const ConvGeometry& g) const {
   const ConvGeometry group = group_geometry(g);
-  return by_channel_vectors(out_channels_ / options_.groups) && group.kernel_h == group.kernel_w &&
+  return out_channels_ / options_.groups >= min_channel_vector_lanes() && group.kernel_h == group.kernel_w &&
          (group.kernel_w == 3 || group.kernel_w == 5);
+}
+
+bool Conv2d::direct_by_channel_vectors(const ConvGeometry& g) const {
+  const ConvGeometry group = group_geometry(g);
+  const int outs = out_channels_ / options_.groups;
+  // Positions in the lanes (conv_direct.h) serve stride 1 only.
+  if (group.stride_h != 1 || group.stride_w != 1) return outs >= min_channel_vector_lanes();
+  return by_channel_vectors(outs, group.out_width());
 }
 
 bool Conv2d::direct_path_pays(const ConvGeometry& g) const {
@@ -153,7 +172,7 @@ bool Conv2d::direct_path_pays(const ConvGeometry& g) const {
   // b-resnet's stride-2 convs 0.44-0.45 -> 0.75-0.78 of oneDNN forward; but a
   // 1-channel stem 0.52 -> 0.30 (9 or 25 taps per tile do not pay for
   // transposing it), so stems keep im2col.
-  if (group.channels >= 4 && by_channel_vectors(outs) && group.kernel_h == group.kernel_w && (group.kernel_w == 3 || group.kernel_w == 5) &&
+  if (group.channels >= 4 && direct_by_channel_vectors(g) && group.kernel_h == group.kernel_w && (group.kernel_w == 3 || group.kernel_w == 5) &&
       group.stride_h == group.stride_w && (group.stride_w == 2 || direct_training_conv_supported(group)))
     return true;
   // A network's first conv (1-3 input channels, no groups) with fewer
@@ -161,7 +180,8 @@ bool Conv2d::direct_path_pays(const ConvGeometry& g) const {
   // the lanes. GEMM on its columns has only that many rows: b-lenet's 1->5
   // 5x5 stem 0.65 -> 1.40 of oneDNN forward. With 16 or 32 outputs GEMM
   // stays ahead (1->16 3x3: 0.48 against 0.35 direct, 0.36 by channel vectors).
-  if (group.channels < 4 && options_.groups == 1 && !by_channel_vectors(outs) && direct_training_conv_supported(group))
+  if (group.channels < 4 && options_.groups == 1 && outs < min_channel_vector_lanes() &&
+      direct_training_conv_supported(group))
     return true;
   // Otherwise (measured per shape, `make bench`, conv rows): im2col + GEMM
   // wins for a 1..3-channel input with more outputs (its column matrix is
@@ -177,7 +197,7 @@ Tensor Conv2d::forward_direct(const Tensor& x, const ConvGeometry& g, Tensor y, 
   const int64_t group_in = static_cast<int64_t>(group.channels) * g.height * g.width;  // one group's input planes
   const int64_t group_out = group_outs * g.column_cols();                                 // and output planes
   const int64_t group_weights = weight.value.numel() / groups;
-  const bool channel_vectors = by_channel_vectors(group_outs);
+  const bool channel_vectors = direct_by_channel_vectors(g);
   if (channel_vectors) pack_groups(filters.weight, groups, group_outs, group, packed_storage_, packed_filters_);
   auto convolve_image = [&](int64_t n, bool split_channels) {
     for (int k = 0; k < groups; ++k) {
@@ -359,11 +379,16 @@ Tensor Conv2d::backward_direct(const Tensor& dy, const ConvGeometry& g) {
   const int64_t group_out = group_outs * g.column_cols();
   const int64_t group_weights = weight.value.numel() / groups;
   Tensor dx = needs_input_grad_ ? Tensor::uninitialized(input_.shape()) : Tensor();  // (N, C_in, H, W)
-  const bool channel_vectors = by_channel_vectors(group_outs);
+  // A direct forward's kernel; after an im2col forward (a first conv), the
+  // weight gradient by channel vectors (weights_by_channel_vectors_).
+  const bool channel_vectors = forward_was_direct_ ? direct_by_channel_vectors(g) : true;
   // At stride 1, dx is a convolution of dy with the flipped filters: C_in/groups outputs per group.
   const bool by_flipped_filters = g.stride_h == 1 && g.stride_w == 1;
   const ConvGeometry dx_group = input_gradient_geometry(group, group_outs);
-  const bool dx_by_channel_vectors = by_channel_vectors(group.channels);
+  // At stride 1 against positions in the lanes (rows of dx, the input's
+  // width); at stride 2 (phases) against GEMM, so a vector's worth suffices.
+  const bool dx_by_channel_vectors = by_flipped_filters ? by_channel_vectors(group.channels, group.width)
+                                                        : group.channels >= min_channel_vector_lanes();
   // At stride 2, with a vector's worth of input channels: by phases
   // (conv_strided_input_gradient.h); with fewer, GEMM + col2im.
   const bool by_phases = !by_flipped_filters && dx_by_channel_vectors;

@@ -88,6 +88,8 @@ class Conv2d : public Layer {
   Filters own_filters() const { return {weight.value.data(), options_.bias ? bias.value.data() : nullptr, false}; }
   Tensor forward_with(const Tensor& x, Mode mode, const Filters& filters);
   ConvGeometry group_geometry(const ConvGeometry& g) const;  // g with one group's input channels
+  // A direct conv's kernel: output channels in the vector lanes, or positions.
+  bool direct_by_channel_vectors(const ConvGeometry& g) const;
   bool direct_path_pays(const ConvGeometry& g) const;
   // Whether conv_channel_vector.h has the weight gradient for this shape.
   bool channel_vector_weight_gradient_applies(const ConvGeometry& g) const;

@@ -104,12 +104,13 @@ TEST_CASE("element-wise kernels equal their plain twins", "[conv]") {
     // A head's layer: rows in fours and the rest, columns in vectors and a tail.
   for (auto [rows, cols] : {std::pair{int64_t{32}, int64_t{85}}, std::pair{int64_t{7}, int64_t{33}},
                             std::pair{int64_t{2}, int64_t{5}}, std::pair{int64_t{9}, int64_t{16}}}) {
+    const Tensor W = random_tensor(Shape{rows, cols}, 17), x = random_tensor(Shape{cols}, 18);
     float y_fast[32], y_plain[32];
-    matvec(a.data(), rows, cols, b.data(), y_fast);
-    reference::matvec(a.data(), rows, cols, b.data(), y_plain);
+    matvec(W.data(), rows, cols, x.data(), y_fast);
+    reference::matvec(W.data(), rows, cols, x.data(), y_plain);
     for (int64_t r = 0; r < rows; ++r) {
       double magnitude = 0;
-      for (int64_t i = 0; i < cols; ++i) magnitude += std::fabs(a[r * cols + i] * b[i]);
+      for (int64_t i = 0; i < cols; ++i) magnitude += std::fabs(W[r * cols + i] * x[i]);
       INFO(rows << " x " << cols << ", row " << r);
       REQUIRE(y_fast[r] == Approx(y_plain[r]).margin(1e-6 * magnitude + 1e-7));
     }
