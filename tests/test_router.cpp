@@ -33,6 +33,16 @@ using branchy::testing::random_tensor;
 
 namespace {
 
+// A predictor's settings: what it predicts, where, from which features, how wide its head.
+PredictorSettings settings_for(PredictorKind kind, Placement placement, const std::string& features, int hidden) {
+  PredictorSettings s;
+  s.kind = kind;
+  s.placement = placement;
+  s.features = FeatureSpec::parse(features);
+  s.hidden = hidden;
+  return s;
+}
+
 // A b-resnet small enough for tests, with three exits.
 std::unique_ptr<BranchyNet> small_b_resnet(uint64_t seed) {
   Json config = Json::object();
@@ -64,11 +74,7 @@ std::vector<std::shared_ptr<Predictor>> every_predictor(const BranchyNet& net) {
       {PredictorKind::exit, Placement::each},  {PredictorKind::skip, Placement::each},
       {PredictorKind::entropy, Placement::each}};
   for (auto [kind, placement] : kinds) {
-    PredictorSettings s;
-    s.kind = kind;
-    s.placement = placement;
-    s.features = FeatureSpec::parse(placement == Placement::input ? "grid3" : "grid2+max");
-    s.hidden = 6;
+    PredictorSettings s = settings_for(kind, placement, placement == Placement::input ? "grid3" : "grid2+max", 6);
     s.trust_knob = s.fallback_knob = kind == PredictorKind::entropy ? 1.0 : 0.5;
     all.push_back(std::make_shared<Predictor>(net, s, rng));
   }
@@ -335,12 +341,7 @@ TEST_CASE("the MACs of a predicted route add up by hand on B-LeNet", "[router]")
   auto net = build_network("b-lenet", Json::object(), Shape{1, 1, 28, 28}, 10, 1);
   const Tensor x = random_tensor(Shape{3, 1, 28, 28}, 27);
   Rng rng(5);
-  PredictorSettings s;
-  s.kind = PredictorKind::exit;
-  s.placement = Placement::first;
-  s.features = FeatureSpec::parse("avg");
-  s.hidden = 32;
-  Predictor first(*net, s, rng);
+  Predictor first(*net, settings_for(PredictorKind::exit, Placement::first, "avg", 32), rng);
   // h0 is 5x30x30: the average reads 4,500 values; 5->32->2 is 160 + 64 MACs.
   REQUIRE(first.macs(0) == 4500 + 160 + 64);
   const std::vector<float> thresholds = {0.5f};
@@ -356,16 +357,11 @@ TEST_CASE("a head's scores, a row at a time, are its layers' forward, whatever t
   for (auto [kind, placement] : {std::pair{PredictorKind::exit, Placement::first},
                                  std::pair{PredictorKind::skip, Placement::each},
                                  std::pair{PredictorKind::entropy, Placement::each}}) {
-    PredictorSettings s;
-    s.kind = kind;
-    s.placement = placement;
-    s.features = FeatureSpec::parse("grid2+max");
-    s.hidden = 20;
     Rng rng(41);
-    Predictor p(*net, s, rng);
+    Predictor p(*net, settings_for(kind, placement, "grid2+max", 20), rng);
     INFO(p.name());
     const int point = p.points().front();
-    const int64_t F = s.features.width(p.map_shape(point));
+    const int64_t F = p.settings().features.width(p.map_shape(point));
     p.fit_standardisation(point, random_tensor(Shape{16, F}, 5));  // not the identity
     const Tensor features = random_tensor(Shape{6, F}, 7);          // (6, F)
     const Tensor scores = p.scores_from_features(point, features);  // (6, outputs)
@@ -427,13 +423,8 @@ TEST_CASE("each kind of predictor learns a synthetic routing task", "[router]") 
   for (int e : truth) ++count[e];
   const double majority = static_cast<double>(*std::max_element(count.begin(), count.end())) / N;
   for (auto [kind, placement] : kinds) {
-    PredictorSettings s;
-    s.kind = kind;
-    s.placement = placement;
-    s.features = FeatureSpec::parse("avg");
-    s.hidden = 16;
     Rng rng(31);
-    Predictor p(*net, s, rng);
+    Predictor p(*net, settings_for(kind, placement, "avg", 16), rng);
     INFO(p.name());
     FitOptions options;
     options.epochs = 30;
@@ -594,11 +585,7 @@ TEST_CASE("cost weighting makes skip-pred err where mistakes are cheap", "[route
   const std::vector<float> thresholds = {0.5f, 0.5f};
   const RecordedRun recorded = recorded_run(test.outputs);
   auto fit_and_route = [&](bool cost_weighted) {
-    PredictorSettings s;
-    s.kind = PredictorKind::skip;
-    s.placement = Placement::each;
-    s.features = FeatureSpec::parse("avg");
-    s.hidden = 8;
+    PredictorSettings s = settings_for(PredictorKind::skip, Placement::each, "avg", 8);
     s.cost_weighted = cost_weighted;
     Rng rng(5);
     Predictor p(*net, s, rng);
@@ -632,13 +619,8 @@ TEST_CASE("a knob per branch point is never worse than the one knob, and routes 
   for (PredictorKind kind : {PredictorKind::skip, PredictorKind::exit}) {
     for (bool trust : {false, true}) {
       if (kind == PredictorKind::skip && trust) continue;  // skip-pred always falls back
-      PredictorSettings s;
-      s.kind = kind;
-      s.placement = Placement::each;
-      s.features = FeatureSpec::parse("avg");
-      s.hidden = 8;
       Rng rng(9);
-      Predictor p(*net, s, rng);
+      Predictor p(*net, settings_for(kind, Placement::each, "avg", 8), rng);
       FitOptions options;
       options.epochs = 10;
       train_predictor(p, *net, train, thresholds, options);
