@@ -46,6 +46,8 @@
 #include "engine/im2col.h"
 #include "layers/conv2d.h"
 #include "layers/linear.h"
+#include "nets/registry.h"
+#include "predictors/predictor.h"
 #include "tests/bench/machine.h"
 
 extern "C" char* openblas_get_config(void);
@@ -479,6 +481,41 @@ void compare_inference_paths(const Options& options, double budget, Rng& rng) {
   }
 }
 
+// Routing overhead at its source: one predictor call at batch 1 (the
+// features of h_0 and the head), beside the bare path it sits on, b-lenet's
+// stage 0 and branch 0 at batch 1: how much a predicted route costs above
+// BranchyNet's (docs/BENCHMARKS.md, "Routing overhead").
+void time_predictor_calls(double budget, Rng& rng) {
+  ThreadCountScope one(1);
+  auto net = rebuild_network("b-lenet", Json::object());
+  const Tensor image = random_tensor(Shape{1, 1, 28, 28}, rng);
+  const Tensor h0 = net->stage(0).forward(image, Mode::eval);  // (1, 5, 30, 30)
+  const Timing path = time_calls(
+      [&] {
+        const Tensor h = net->stage(0).forward(image, Mode::eval);
+        (void)net->branch(0).forward(h, Mode::eval);
+      },
+      budget);
+  std::printf("\npredictor calls, batch 1, 1 thread, on b-lenet's h0 %s (grid4+max, hidden 32)\n", h0.shape().str().c_str());
+  std::printf("%-12s %12s %12s %12s %18s %14s\n", "predictor", "features us", "head us", "call us",
+              "stage0+branch0 us", "call / path");
+  for (auto [kind, placement] : {std::pair{PredictorKind::skip, Placement::each},
+                                 std::pair{PredictorKind::exit, Placement::first}}) {
+    PredictorSettings settings;
+    settings.kind = kind;
+    settings.placement = placement;
+    settings.features = FeatureSpec::parse("grid4+max");
+    settings.hidden = 32;
+    Predictor predictor(*net, settings, rng);
+    const Tensor features = predictor.features(0, h0);
+    const Timing summary = time_calls([&] { (void)predictor.features(0, h0); }, budget);
+    const Timing head = time_calls([&] { (void)predictor.scores_from_features(0, features); }, budget);
+    const Timing call = time_calls([&] { (void)predictor.scores(0, h0); }, budget);
+    std::printf("%-12s %12.3f %12.3f %12.3f %18.2f %13.1f%%\n", predictor.name().c_str(), summary.median * 1e6,
+                head.median * 1e6, call.median * 1e6, path.median * 1e6, 100 * call.median / path.median);
+  }
+}
+
 void run(const Options& options) {
   const double budget = options.quick ? 0.02 : 0.2;  // seconds per measurement
   std::ofstream csv;
@@ -492,6 +529,7 @@ void run(const Options& options) {
   Rng rng(2024);
   if (options.paths_only) {
     compare_inference_paths(options, budget, rng);
+    time_predictor_calls(budget, rng);
     return;
   }
   const Peak peak = measure_peak(budget, rng);
@@ -535,6 +573,7 @@ void run(const Options& options) {
     }
   }
   compare_inference_paths(options, budget, rng);
+  time_predictor_calls(budget, rng);
   std::printf("\nload average at end: %s; %.0f s in all\n", load_average().c_str(), seconds_since(start));
 }
 
