@@ -83,39 +83,91 @@ bool window_max_contest_vectors(const float* top, int64_t frame_width, int k, in
   return true;
 }
 
-// column_sums in vectors of B held in a register down the rows, the last
-// one overlapping the one before (it stores the same sums again). False
+// The largest of a vector's lanes (xsimd 8 has no horizontal max).
+template <class B>
+float lane_max(const B& v) {
+  alignas(64) float lane_values[B::size];
+  v.store_aligned(lane_values);
+  return *std::max_element(lane_values, lane_values + B::size);
+}
+
+// band_column_sums in vectors of B held in registers down each band's rows,
+// two vectors of columns at a time, each in two sums (even and odd rows): a
+// band of a predictor's map is 4-8 rows, and one sum per vector waited on
+// the add before it at every row. The maximum rides on the same loads and
+// stays in registers across the bands (a maximum stored per band and loaded
+// by the next waited on the two overlapping stores before it). The last
+// vector overlaps the one before (it stores the same sums again). False
 // (nothing done) when a row is shorter than one vector.
 template <class B>
-bool column_sums_vectors(const float* rows, int64_t count, int64_t width, int64_t stride, float* out) {
+bool band_column_sums_vectors(const float* plane, int64_t width, const int64_t* first, const int64_t* end, int bands,
+                              float* sums, int64_t sums_stride, float& largest) {
   constexpr int64_t lanes_b = static_cast<int64_t>(B::size);
   if (width < lanes_b) return false;
-  for (int64_t x = 0; x < width; x += lanes_b) {
-    const int64_t at = std::min(x, width - lanes_b);
-    B total = B::load_unaligned(rows + at);
-    for (int64_t r = 1; r < count; ++r) total += B::load_unaligned(rows + r * stride + at);
-    total.store_unaligned(out + at);
+  B best = B::load_unaligned(plane + first[0] * width);
+  for (int64_t x = 0; x < width; x += 2 * lanes_b) {
+    const int64_t at0 = std::min(x, width - lanes_b), at1 = std::min(x + lanes_b, width - lanes_b);
+    B best0 = best, best1 = best;
+    for (int b = 0; b < bands; ++b) {
+      const float* rows = plane + first[b] * width;
+      const int64_t count = end[b] - first[b];
+      B even0 = B::load_unaligned(rows + at0), even1 = B::load_unaligned(rows + at1);
+      B odd0(0.0f), odd1(0.0f);
+      best0 = xsimd::max(best0, even0);
+      best1 = xsimd::max(best1, even1);
+      int64_t r = 1;
+      for (; r + 1 < count; r += 2) {
+        const float* odd_row = rows + r * width;
+        const float* even_row = odd_row + width;
+        const B o0 = B::load_unaligned(odd_row + at0), o1 = B::load_unaligned(odd_row + at1);
+        const B e0 = B::load_unaligned(even_row + at0), e1 = B::load_unaligned(even_row + at1);
+        odd0 += o0;
+        odd1 += o1;
+        even0 += e0;
+        even1 += e1;
+        best0 = xsimd::max(best0, xsimd::max(o0, e0));
+        best1 = xsimd::max(best1, xsimd::max(o1, e1));
+      }
+      if (r < count) {
+        const B o0 = B::load_unaligned(rows + r * width + at0), o1 = B::load_unaligned(rows + r * width + at1);
+        odd0 += o0;
+        odd1 += o1;
+        best0 = xsimd::max(best0, o0);
+        best1 = xsimd::max(best1, o1);
+      }
+      (even0 + odd0).store_unaligned(sums + b * sums_stride + at0);
+      (even1 + odd1).store_unaligned(sums + b * sums_stride + at1);
+    }
+    best = xsimd::max(best0, best1);
   }
+  largest = lane_max(best);
   return true;
 }
 
 }  // namespace
 
-void column_sums(const float* rows, int64_t count, int64_t width, int64_t stride, float* out) {
+float band_column_sums(const float* plane, int64_t width, const int64_t* first, const int64_t* end, int bands,
+                       float* sums, int64_t sums_stride) {
   // Rows of feature maps are 6 to 32 wide: mostly tail for one AVX-512
   // vector, so narrower vectors take what the widest cannot.
-  if (column_sums_vectors<Vec>(rows, count, width, stride, out)) return;
+  float largest = plane[first[0] * width];
+  if (band_column_sums_vectors<Vec>(plane, width, first, end, bands, sums, sums_stride, largest)) return largest;
   using Eight = xsimd::make_sized_batch_t<float, 8>;
   using Four = xsimd::make_sized_batch_t<float, 4>;
   if constexpr (!std::is_void_v<Eight> && lanes > 8)
-    if (column_sums_vectors<Eight>(rows, count, width, stride, out)) return;
+    if (band_column_sums_vectors<Eight>(plane, width, first, end, bands, sums, sums_stride, largest)) return largest;
   if constexpr (!std::is_void_v<Four> && lanes > 4)
-    if (column_sums_vectors<Four>(rows, count, width, stride, out)) return;
-  for (int64_t x = 0; x < width; ++x) {
-    float total = rows[x];
-    for (int64_t r = 1; r < count; ++r) total += rows[r * stride + x];
-    out[x] = total;
-  }
+    if (band_column_sums_vectors<Four>(plane, width, first, end, bands, sums, sums_stride, largest)) return largest;
+  for (int b = 0; b < bands; ++b)
+    for (int64_t x = 0; x < width; ++x) {
+      float total = 0.0f;
+      for (int64_t r = first[b]; r < end[b]; ++r) {
+        total += plane[r * width + x];
+        largest = std::max(largest, plane[r * width + x]);
+      }
+      sums[b * sums_stride + x] = total;
+    }
+  return largest;
 }
 
 void nan_max(const float* a, const float* b, float* out, int64_t n) {
@@ -245,10 +297,7 @@ float max_value(const float* x, int64_t n) {
       acc3 = xsimd::max(acc3, Vec::load_unaligned(x + i + 3 * lanes));
     }
     for (; i < end; i += lanes) acc = xsimd::max(acc, Vec::load_unaligned(x + i));
-    acc = xsimd::max(xsimd::max(acc, acc1), xsimd::max(acc2, acc3));
-    alignas(64) float lane_best[lanes];  // xsimd 8 has no horizontal max
-    acc.store_aligned(lane_best);
-    best = *std::max_element(lane_best, lane_best + lanes);
+    best = lane_max(xsimd::max(xsimd::max(acc, acc1), xsimd::max(acc2, acc3)));
   }
   for (int64_t i = end; i < n; ++i) best = std::max(best, x[i]);
   return best;
@@ -297,23 +346,31 @@ void matvec(const float* W, int64_t rows, int64_t cols, const float* x, float* y
 namespace {
 
 // Up to eight segments, each as one 8-lane vector B with the lanes past its
-// width set to zero, summed across by one transposing horizontal add (haddp).
+// width set to zero, summed across by one transposing horizontal add (haddp)
+// and scaled in the same vector: eight scaled sums leave in one store (a
+// later vector load of eight scalar stores waits on all of them).
 template <class B>
-void eight_segment_sums(const float* const* segments, const int64_t* widths, int64_t n, float* out) {
+void eight_scaled_segment_sums(const float* const* segments, const int64_t* widths, const float* scales, int64_t n,
+                               float* out) {
   alignas(32) static constexpr float lane_index[8] = {0, 1, 2, 3, 4, 5, 6, 7};
   const B lane = B::load_aligned(lane_index), zero(0.0f);
   B rows[8];
   for (int64_t j = 0; j < 8; ++j)
     rows[j] = j < n ? xsimd::select(lane < B(static_cast<float>(widths[j])), B::load_unaligned(segments[j]), zero)
                     : zero;
+  if (n == 8) {
+    (xsimd::haddp(rows) * B::load_unaligned(scales)).store_unaligned(out);
+    return;
+  }
   alignas(32) float sums[8];
   xsimd::haddp(rows).store_aligned(sums);
-  std::copy_n(sums, n, out);
+  for (int64_t j = 0; j < n; ++j) out[j] = sums[j] * scales[j];
 }
 
 }  // namespace
 
-void segment_sums(const float* const* segments, const int64_t* widths, int64_t count, float* out) {
+void scaled_segment_sums(const float* const* segments, const int64_t* widths, const float* scales, int64_t count,
+                         float* out) {
   // Segments are short (a grid cell: 8 columns of a 30-wide map): eight at a
   // time in vectors; a loop of scalar adds per segment cost more than the
   // whole predictor head.
@@ -324,14 +381,14 @@ void segment_sums(const float* const* segments, const int64_t* widths, int64_t c
     for (int64_t j = 0; j < n; ++j) fits = fits && widths[k + j] <= 8;
     if constexpr (!std::is_void_v<Eight>) {
       if (fits) {
-        eight_segment_sums<Eight>(segments + k, widths + k, n, out + k);
+        eight_scaled_segment_sums<Eight>(segments + k, widths + k, scales + k, n, out + k);
         continue;
       }
     }
     for (int64_t j = 0; j < n; ++j) {
       float total = 0.0f;
       for (int64_t i = 0; i < widths[k + j]; ++i) total += segments[k + j][i];
-      out[k + j] = total;
+      out[k + j] = scales[k + j] * total;
     }
   }
 }
@@ -373,11 +430,18 @@ void window_max_contest(const float* top, int64_t frame_width, int k, int64_t st
       }
   }
 }
-void column_sums(const float* rows, int64_t count, int64_t width, int64_t stride, float* out) {
-  for (int64_t x = 0; x < width; ++x) {
-    out[x] = 0.0f;
-    for (int64_t r = 0; r < count; ++r) out[x] += rows[r * stride + x];
-  }
+float band_column_sums(const float* plane, int64_t width, const int64_t* first, const int64_t* end, int bands,
+                       float* sums, int64_t sums_stride) {
+  float largest = plane[first[0] * width];
+  for (int b = 0; b < bands; ++b)
+    for (int64_t x = 0; x < width; ++x) {
+      sums[b * sums_stride + x] = 0.0f;
+      for (int64_t r = first[b]; r < end[b]; ++r) {
+        sums[b * sums_stride + x] += plane[r * width + x];
+        largest = std::max(largest, plane[r * width + x]);
+      }
+    }
+  return largest;
 }
 void nan_max(const float* a, const float* b, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = std::isnan(a[i]) || std::isnan(b[i]) ? NAN : std::max(a[i], b[i]);
@@ -421,11 +485,12 @@ float dot(const float* a, const float* b, int64_t n) {
 void matvec(const float* W, int64_t rows, int64_t cols, const float* x, float* y) {
   for (int64_t r = 0; r < rows; ++r) y[r] = dot(W + r * cols, x, cols);
 }
-void segment_sums(const float* const* segments, const int64_t* widths, int64_t count, float* out) {
+void scaled_segment_sums(const float* const* segments, const int64_t* widths, const float* scales, int64_t count,
+                         float* out) {
   for (int64_t k = 0; k < count; ++k) {
     float total = 0.0f;
     for (int64_t i = 0; i < widths[k]; ++i) total += segments[k][i];
-    out[k] = total;
+    out[k] = scales[k] * total;
   }
 }
 void channel_affine(const float* x, const float* scale_c, const float* shift_c, float* y,

@@ -25,9 +25,15 @@ void nan_max(const float* a, const float* b, float* out, int64_t n);
 // tag[w] = its offset r * k + c in the window. The first element leads at the
 // start, so a window with nothing above -inf reports offset 0.
 void window_max_contest(const float* top, int64_t frame_width, int k, int64_t starts, float* best, float* tag);
-// out[x] = sum over r < count of rows[r * stride + x], for x < width (count >= 1):
-// a band of rows added column by column (predictor features' grid cells).
-void column_sums(const float* rows, int64_t count, int64_t width, int64_t stride, float* out);
+// The bands b < bands of a plane (rows, width), band b its rows
+// [first[b], end[b]) (first < end; bands may share rows), each added column
+// by column:
+//   sums[b * sums_stride + x] = sum over r in [first[b], end[b]) of plane[r * width + x]
+// (predictor features' grid cells). Returns the largest element of the rows
+// the bands cover (their "max", read on the same pass); a NaN among them may
+// or may not be returned.
+float band_column_sums(const float* plane, int64_t width, const int64_t* first, const int64_t* end, int bands,
+                       float* sums, int64_t sums_stride);
 // y += alpha * x
 void axpy(float alpha, const float* x, float* y, int64_t n);
 // x *= alpha
@@ -41,10 +47,12 @@ float dot(const float* a, const float* b, int64_t n);
 // y (rows) = W (rows, cols, row-major) x (cols): a predictor head's layer at
 // batch 1, where a BLAS call costs more than the arithmetic.
 void matvec(const float* W, int64_t rows, int64_t cols, const float* x, float* y);
-// out[k] = segments[k][0] + ... + segments[k][widths[k] - 1], k < count: the
-// cells of a feature grid, from its bands' column sums. Each segment must be
-// readable for 8 floats (what lies past its width is read and ignored).
-void segment_sums(const float* const* segments, const int64_t* widths, int64_t count, float* out);
+// out[k] = scales[k] * (segments[k][0] + ... + segments[k][widths[k] - 1]),
+// k < count: the averages of a feature grid's cells, from its bands' column
+// sums. Each segment must be readable for 8 floats (what lies past its width
+// is read and ignored).
+void scaled_segment_sums(const float* const* segments, const int64_t* widths, const float* scales, int64_t count,
+                         float* out);
 // Sum of (x - center)^2, accumulated in double (batch-norm variance).
 double sum_squared_deviation(const float* x, float center, int64_t n);
 // sum_dy += sum of dy; sum_dy_dev += sum of dy * (x - center) (batch-norm backward).
@@ -63,14 +71,16 @@ void relu_backward(const float* y, const float* dy, float* dx, int64_t n);
 void add(const float* a, const float* b, float* out, int64_t n);
 void nan_max(const float* a, const float* b, float* out, int64_t n);
 void window_max_contest(const float* top, int64_t frame_width, int k, int64_t starts, float* best, float* tag);
-void column_sums(const float* rows, int64_t count, int64_t width, int64_t stride, float* out);
+float band_column_sums(const float* plane, int64_t width, const int64_t* first, const int64_t* end, int bands,
+                       float* sums, int64_t sums_stride);
 void axpy(float alpha, const float* x, float* y, int64_t n);
 void scale(float* x, float alpha, int64_t n);
 double sum(const float* x, int64_t n);
 float max_value(const float* x, int64_t n);
 float dot(const float* a, const float* b, int64_t n);
 void matvec(const float* W, int64_t rows, int64_t cols, const float* x, float* y);
-void segment_sums(const float* const* segments, const int64_t* widths, int64_t count, float* out);
+void scaled_segment_sums(const float* const* segments, const int64_t* widths, const float* scales, int64_t count,
+                         float* out);
 double sum_squared_deviation(const float* x, float center, int64_t n);
 void sum_and_centered_dot(const float* dy, const float* x, float center, int64_t n, double& sum_dy,
                           double& sum_dy_dev);

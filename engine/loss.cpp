@@ -75,19 +75,26 @@ double cross_entropy_rows(const Tensor& logits, const std::vector<int>& labels, 
   return total;
 }
 
+// logits (rows, classes) -> probabilities (rows, classes); p may be z.
+void softmax_rows(const float* z, float* p, int64_t rows, int64_t classes) {
+  for (int64_t i = 0; i < rows; ++i, z += classes, p += classes) {
+    const RowNormaliser norm = normalise_row(z, classes);
+    for (int64_t k = 0; k < classes; ++k) p[k] = static_cast<float>(std::exp(static_cast<double>(z[k]) - norm.max - norm.log_sum));
+  }
+}
+
 }  // namespace
 
 Tensor softmax(const Tensor& logits) {
   check_logits(logits, "softmax");
-  const int64_t rows = logits.dim(0), classes = logits.dim(1);
   Tensor probabilities = Tensor::uninitialized(logits.shape());  // (N, K)
-  for (int64_t i = 0; i < rows; ++i) {
-    const float* z = logits.data() + i * classes;
-    float* p = probabilities.data() + i * classes;
-    const RowNormaliser norm = normalise_row(z, classes);
-    for (int64_t k = 0; k < classes; ++k) p[k] = static_cast<float>(std::exp(static_cast<double>(z[k]) - norm.max - norm.log_sum));
-  }
+  softmax_rows(logits.data(), probabilities.data(), logits.dim(0), logits.dim(1));
   return probabilities;
+}
+
+void softmax_in_place(Tensor& logits) {
+  check_logits(logits, "softmax_in_place");
+  softmax_rows(logits.data(), logits.data(), logits.dim(0), logits.dim(1));
 }
 
 float softmax_cross_entropy(const Tensor& logits, const std::vector<int>& labels, Tensor* dlogits) {

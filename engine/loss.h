@@ -22,6 +22,8 @@ namespace branchy {
 
 // Row-wise softmax: (N, K) -> (N, K), each row sums to 1.
 Tensor softmax(const Tensor& logits);
+// The same, over the logits' own storage (no tensor taken: a router's per-sample call).
+void softmax_in_place(Tensor& logits /* (N, K) -> probabilities */);
 
 // Mean over the batch of -log softmax(logits)[i, labels[i]].
 // dlogits (N, K) = (softmax - onehot(labels)) / N, as torch's

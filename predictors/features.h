@@ -36,6 +36,39 @@ struct FeatureSpec {
   int64_t macs(const Shape& map) const;
 };
 
+// Where the cells of a grid x grid split of an H x W plane lie (PyTorch's
+// adaptive_avg_pool2d: floor of the start, ceiling of the end, so that
+// neighbours may share a row or column), and 1 / each cell's size.
+struct GridCells {
+  int grid = 1;
+  int64_t y0[32], y1[32];         // band gy: rows [y0, y1)
+  int64_t x0[32], width[32];      // cell gx: columns [x0, x0 + width)
+  float inverse_size[32 * 32];    // (grid, grid)
+
+  GridCells(int64_t H, int64_t W, int cells_per_side);
+};
+
+// A spec's features for maps of one shape, with every cell worked out once:
+// a router asks for one sample's features at a time, where placing the cells
+// cost as much as adding the map up (b-lenet's 5x30x30 h0).
+class FeaturePlan {
+ public:
+  FeaturePlan(const FeatureSpec& spec, const Shape& map);  // map (N, C, H, W); N is not used
+  int64_t width() const { return width_; }                 // features per sample
+  // One sample's map (C, H, W) -> its features (width()), the parts side by
+  // side, each channel-major. Allocates nothing while the bands of the largest
+  // grid fit in 1,024 floats (maps up to 248 wide at grid4).
+  void extract(const float* map, float* out) const;
+  // (N, C, H, W) -> (N, width()), the map of the shape planned for.
+  Tensor extract_all(const Tensor& map) const;
+
+ private:
+  FeatureSpec spec_;
+  int64_t C_, H_, W_, width_;
+  std::vector<GridCells> cells_;  // per part (unused by global_max parts)
+  int64_t band_floats_;           // scratch of the largest grid: its bands, W + 8 floats each
+};
+
 // (N, C, H, W) -> (N, spec.width(map)): the parts side by side, each channel-major.
 Tensor extract_features(const Tensor& map, const FeatureSpec& spec);
 

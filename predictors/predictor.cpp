@@ -139,7 +139,7 @@ Predictor::Predictor(const BranchyNet& net, PredictorSettings settings, Rng& rng
     const Shape map = point < 0 ? net.sample_shape() : net.stage_output_shape(point);
     map_shapes_.push_back(map);
     const int F = static_cast<int>(settings_.features.width(map));
-    auto h = std::make_unique<Head>();
+    auto h = std::make_unique<Head>(settings_.features, map);
     h->fc1 = &h->network.emplace<Linear>("fc1", F, settings_.hidden, rng);
     h->network.emplace<ReLU>("relu");
     h->fc2 = &h->network.emplace<Linear>("fc2", settings_.hidden, outputs_, rng);
@@ -182,10 +182,14 @@ Shape Predictor::map_shape(int point) const {
   return map_shapes_[std::find(points_.begin(), points_.end(), point) - points_.begin()];
 }
 
-Tensor Predictor::features(int point, const Tensor& map) const {
+void Predictor::check_map(int point, const Tensor& map) const {
   BRANCHY_CHECK(map.rank() == 4 && map.shape().with_batch(1) == map_shape(point), name(), " at point ", point,
                 " reads maps ", map_shape(point).str(), ", got ", map.shape().str());
-  return extract_features(map, settings_.features);
+}
+
+Tensor Predictor::features(int point, const Tensor& map) const {
+  check_map(point, map);
+  return head(point).plan.extract_all(map);
 }
 
 void Predictor::standardise(int point, Tensor& features) const {
@@ -229,30 +233,44 @@ void Predictor::backward(int point, const Tensor& d_outputs) { head(point).netwo
 // tensors cost more than the 85 x 32 multiply-adds themselves (b-lenet:
 // 0.53 -> 0.1 us). Row by row, a sample's scores do not depend on the batch
 // it came in, so scores recorded in batches for fitting are those routing sees.
-Tensor Predictor::scores_from_features(int point, const Tensor& features) {
-  Head& h = head(point);
-  BRANCHY_CHECK(features.rank() == 2, name(), ": features ", features.shape().str(), ", want (n, F)");
-  const int64_t N = features.dim(0), F = features.dim(1), H = settings_.hidden;
-  BRANCHY_CHECK(F == h.feature_mean.value.numel(), name(), ": ", F, " features, want ", h.feature_mean.value.numel());
+void Predictor::head_outputs(Head& h, const float* features, float* raw) {
+  const int64_t F = h.plan.width(), H = settings_.hidden;
   const float* mean = h.feature_mean.value.data();
   const float* inv_std = h.feature_inv_std.value.data();
-  const float* w1 = h.fc1->weight.value.data();  // (H, F)
-  const float* b1 = h.fc1->bias.value.data();    // (H)
-  const float* w2 = h.fc2->weight.value.data();  // (outputs, H)
-  const float* b2 = h.fc2->bias.value.data();    // (outputs)
   h.standardised.resize(F);
   h.hidden.resize(H);
-  Tensor out = Tensor::uninitialized(Shape{N, outputs_});  // raw outputs (n, outputs)
+  for (int64_t f = 0; f < F; ++f) h.standardised[f] = (features[f] - mean[f]) * inv_std[f];
+  matvec(h.fc1->weight.value.data(), H, F, h.standardised.data(), h.hidden.data());  // (H, F) x (F)
+  const float* b1 = h.fc1->bias.value.data();                                         // (H)
+  for (int64_t j = 0; j < H; ++j) h.hidden[j] = std::max(0.0f, h.hidden[j] + b1[j]);
+  matvec(h.fc2->weight.value.data(), outputs_, H, h.hidden.data(), raw);  // (outputs, H) x (H)
+  const float* b2 = h.fc2->bias.value.data();                             // (outputs)
+  for (int k = 0; k < outputs_; ++k) raw[k] += b2[k];
+}
+
+Tensor Predictor::scores_from_features(int point, const Tensor& features) {
+  Head& h = head(point);
+  BRANCHY_CHECK(features.rank() == 2 && features.dim(1) == h.plan.width(), name(), ": features ",
+                features.shape().str(), ", want (n, ", h.plan.width(), ")");
+  const int64_t N = features.dim(0), F = features.dim(1);
+  Tensor out = Tensor::uninitialized(Shape{N, outputs_});  // raw outputs (n, outputs), then scores
+  for (int64_t n = 0; n < N; ++n) head_outputs(h, features.data() + n * F, out.data() + n * outputs_);
+  if (is_classifier()) softmax_in_place(out);
+  return out;
+}
+
+Tensor Predictor::scores(int point, const Tensor& map) {
+  check_map(point, map);
+  Head& h = head(point);
+  const int64_t N = map.dim(0), sample = map.shape().with_batch(1).numel();
+  h.features.resize(h.plan.width());
+  Tensor out = Tensor::uninitialized(Shape{N, outputs_});  // raw outputs (n, outputs), then scores
   for (int64_t n = 0; n < N; ++n) {
-    const float* row = features.data() + n * F;
-    for (int64_t f = 0; f < F; ++f) h.standardised[f] = (row[f] - mean[f]) * inv_std[f];
-    matvec(w1, H, F, h.standardised.data(), h.hidden.data());
-    for (int64_t j = 0; j < H; ++j) h.hidden[j] = std::max(0.0f, h.hidden[j] + b1[j]);
-    float* raw = out.data() + n * outputs_;
-    matvec(w2, outputs_, H, h.hidden.data(), raw);
-    for (int k = 0; k < outputs_; ++k) raw[k] += b2[k];
+    h.plan.extract(map.data() + n * sample, h.features.data());
+    head_outputs(h, h.features.data(), out.data() + n * outputs_);
   }
-  return is_classifier() ? softmax(out) : out;
+  if (is_classifier()) softmax_in_place(out);
+  return out;
 }
 
 int64_t Predictor::macs(int point) const {

@@ -108,7 +108,9 @@ class Predictor {
   // probabilities for a classifier, the entropy guess for a regressor.
   Tensor features(int point, const Tensor& map) const;
   Tensor scores_from_features(int point, const Tensor& features);
-  Tensor scores(int point, const Tensor& map) { return scores_from_features(point, features(point, map)); }
+  // scores_from_features(point, features(point, map)), a sample at a time
+  // with no features tensor between (the router's per-sample call).
+  Tensor scores(int point, const Tensor& map);
   // Raw outputs (logits or the entropy guess) of standardised features, for training.
   Tensor forward_standardised(int point, const Tensor& standardised, Mode mode);
   void backward(int point, const Tensor& d_outputs);
@@ -126,15 +128,20 @@ class Predictor {
 
  private:
   struct Head {
+    Head(const FeatureSpec& spec, const Shape& map) : plan(spec, map) {}
+    FeaturePlan plan;       // the map's features, cells placed once
     Sequential network;     // Linear -> ReLU -> Linear
     Linear* fc1 = nullptr;  // network's layers, read directly by scores_from_features
     Linear* fc2 = nullptr;
     Param feature_mean;     // (F) not trained
     Param feature_inv_std;  // (F) not trained
-    std::vector<float> standardised, hidden;  // (F), (hidden): scratch of scores_from_features
+    std::vector<float> features, standardised, hidden;  // (F), (F), (hidden): scratch of the scores
   };
   Head& head(int point);
   const Head& head(int point) const;
+  void check_map(int point, const Tensor& map) const;
+  // One sample's features (F) -> its raw outputs (outputs): standardised, fc1, ReLU, fc2.
+  void head_outputs(Head& h, const float* features, float* raw);
   std::string point_prefix(int point) const;
 
   PredictorSettings settings_;

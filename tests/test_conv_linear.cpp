@@ -92,20 +92,31 @@ TEST_CASE("element-wise kernels equal their plain twins", "[conv]") {
     REQUIRE(std::isnan(fast[5]));
     REQUIRE(std::isnan(fast[n - 1]));
     REQUIRE(fast[0] == std::max(a[0], b[0]));
-    // A band of rows added column by column, rows of every width from 1 to 40.
-    for (int64_t width = 1; width <= 40; ++width)
-      for (int64_t count : {int64_t{1}, int64_t{3}, int64_t{8}}) {
-        Tensor sums_fast = Tensor::uninitialized(Shape{width}), sums_plain = Tensor::uninitialized(Shape{width});
-        column_sums(a.data() + 1, count, width, 45, sums_fast.data());
-        reference::column_sums(a.data() + 1, count, width, 45, sums_plain.data());
-        INFO("width " << width << " rows " << count);
-        REQUIRE(max_abs_difference(sums_fast, sums_plain) < 1e-5f);
-      }
-    // A head's layer: rows in fours and the rest, columns in vectors and a tail.
+    // Bands of rows added column by column, and the maximum of their rows:
+    // rows of every width from 1 to 40 (vectors in twos, one, overlapping,
+    // none), bands of 1, 2, 3 and 8 rows, sharing a row or not.
+    for (int64_t width = 1; width <= 40; ++width) {
+      const int64_t first[4] = {0, 1, 2, 4}, end[4] = {1, 3, 5, 12};  // 1 to 8 rows
+      const int64_t stride = width + 3;
+      Tensor sums_fast(Shape{4 * stride}), sums_plain(Shape{4 * stride});
+      const float max_fast = band_column_sums(a.data() + 1, width, first, end, 4, sums_fast.data(), stride);
+      const float max_plain = reference::band_column_sums(a.data() + 1, width, first, end, 4, sums_plain.data(), stride);
+      INFO("width " << width);
+      REQUIRE(max_abs_difference(sums_fast, sums_plain) < 1e-5f);
+      float by_hand = a[1];
+      for (int64_t i = 0; i < 12 * width; ++i) by_hand = std::max(by_hand, a[1 + i]);
+      REQUIRE(max_plain == by_hand);
+      REQUIRE(max_fast == by_hand);
+      float band_3_column_0 = 0.0f;
+      for (int64_t r = 4; r < 12; ++r) band_3_column_0 += a[1 + r * width];
+      REQUIRE(sums_plain[3 * stride] == Approx(band_3_column_0).margin(1e-6));
+    }
+  // A head's layer: rows in fours and the rest, columns in vectors and a tail.
   for (auto [rows, cols] : {std::pair{int64_t{32}, int64_t{85}}, std::pair{int64_t{7}, int64_t{33}},
-                            std::pair{int64_t{2}, int64_t{5}}, std::pair{int64_t{9}, int64_t{16}}}) {
+                            std::pair{int64_t{2}, int64_t{5}}, std::pair{int64_t{9}, int64_t{16}},
+                            std::pair{int64_t{40}, int64_t{20}}}) {
     const Tensor W = random_tensor(Shape{rows, cols}, 17), x = random_tensor(Shape{cols}, 18);
-    float y_fast[32], y_plain[32];
+    float y_fast[40], y_plain[40];
     matvec(W.data(), rows, cols, x.data(), y_fast);
     reference::matvec(W.data(), rows, cols, x.data(), y_plain);
     for (int64_t r = 0; r < rows; ++r) {
@@ -125,11 +136,15 @@ TEST_CASE("element-wise kernels equal their plain twins", "[conv]") {
         segments[k] = a.data() + 3 * k + count % 4;
         widths[k] = 1 + (k * 5 + count) % longest;
       }
-      float sums_fast[20], sums_plain[20];
-      segment_sums(segments, widths, count, sums_fast);
-      reference::segment_sums(segments, widths, count, sums_plain);
+      float scales[20], sums_fast[20], sums_plain[20];
+      for (int64_t k = 0; k < count; ++k) scales[k] = 1.0f / static_cast<float>(k + 1);
+      scaled_segment_sums(segments, widths, scales, count, sums_fast);
+      reference::scaled_segment_sums(segments, widths, scales, count, sums_plain);
       for (int64_t k = 0; k < count; ++k) {
         INFO(count << " segments, segment " << k << " of width " << widths[k]);
+        float by_hand = 0.0f;
+        for (int64_t i = 0; i < widths[k]; ++i) by_hand += segments[k][i];
+        REQUIRE(sums_plain[k] == Approx(by_hand * scales[k]).margin(1e-6));
         REQUIRE(sums_fast[k] == Approx(sums_plain[k]).margin(1e-5));
       }
     }

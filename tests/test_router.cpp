@@ -376,6 +376,12 @@ TEST_CASE("a head's scores, a row at a time, are its layers' forward, whatever t
       const Tensor one = p.scores_from_features(point, features.batch_slice(n, n + 1));
       for (int k = 0; k < p.outputs(); ++k) REQUIRE(one[k] == scores[n * p.outputs() + k]);
     }
+    // From maps, a sample at a time with no features tensor between: the
+    // same scores as through features(), bit for bit.
+    const Tensor maps = random_tensor(p.map_shape(point).with_batch(3), 9);
+    const Tensor from_maps = p.scores(point, maps), via_features = p.scores_from_features(point, p.features(point, maps));
+    REQUIRE(from_maps.shape() == via_features.shape());
+    for (int64_t i = 0; i < from_maps.numel(); ++i) REQUIRE(from_maps[i] == via_features[i]);
   }
 }
 
@@ -571,6 +577,15 @@ TEST_CASE("feature summaries are each cell's plain average and each plane's maxi
         }
     }
   }
+  // A max read before any grid takes its own pass; after a grid it comes
+  // from the grid's bands: the same values.
+  const Tensor max_first = extract_features(map, FeatureSpec::parse("max+grid3"));  // (2, 3 * (1 + 9))
+  REQUIRE(max_first.shape() == Shape{2, 30});
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t c = 0; c < 3; ++c) {
+      REQUIRE(max_first[n * 30 + c] == features[n * 33 + 30 + c]);
+      for (int cell = 0; cell < 9; ++cell) REQUIRE(max_first[n * 30 + 3 + c * 9 + cell] == features[n * 33 + 3 + c * 9 + cell]);
+    }
 }
 
 TEST_CASE("cost weighting makes skip-pred err where mistakes are cheap", "[router]") {
